@@ -1,1 +1,22 @@
-export {};
+export { AgentErrorText, ProtocolError, ProtocolErrorCode } from './errors.js';
+export { MAX_MESSAGE_BYTES, MAX_JSON_DEPTH, MessageReader, type Message, type ReaderPhase } from './frame.js';
+export { SecureChannel, loadSodium } from './secure-channel.js';
+export {
+  FORCE_NEW_TOKEN,
+  Status,
+  buildRequest,
+  isRequestName,
+  parseRequest,
+  requestSchemas,
+  type AnyRequest,
+  type DeviceAuthorization,
+  type FailureReply,
+  type LoadedAccountStatus,
+  type ParsedRequest,
+  type Reply,
+  type RequestName,
+  type RequestParams,
+  type Results,
+} from './requests.js';
+export { exchange, request, type ExchangeOptions } from './client.js';
+export { MAX_SOCKET_PATH_BYTES, SOCKET_ENV, assertSocketPathFits, socketPathFromEnv } from './socket-path.js';

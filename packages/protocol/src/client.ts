@@ -1,0 +1,148 @@
+/**
+ * A client for one exchange with the agent: connect, send one request, read one reply.
+ *
+ * Plaintext by default (the socket is 0600 in a 0700 directory); `encrypted: true` speaks the
+ * NaCl-box exchange that liboidc-agent uses. Every exchange has a deadline and a size cap.
+ */
+import { connect, type Socket } from 'node:net';
+import { ProtocolError, ProtocolErrorCode } from './errors.js';
+import { MAX_MESSAGE_BYTES, MessageReader } from './frame.js';
+import { buildRequest, type FailureReply, type Reply, type RequestName, type RequestParams } from './requests.js';
+
+export interface ExchangeOptions {
+  /** Path of the agent's socket. */
+  socketPath: string;
+  /** Deadline for the whole exchange; default 30 s. */
+  timeoutMs?: number;
+  /** Speak the encrypted protocol (X25519 + secretbox). */
+  encrypted?: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+function connectError(socketPath: string, err: NodeJS.ErrnoException): ProtocolError {
+  const why = err.code === 'ENOENT' ? 'no socket' : err.code === 'ECONNREFUSED' ? 'nobody listening' : (err.code ?? 'error');
+  return new ProtocolError(ProtocolErrorCode.connect, `cannot reach the agent at ${socketPath} (${why}): start one with: eval $(token-agent)`, {
+    cause: err,
+  });
+}
+
+/** Reads from `socket` until `done` says a message is complete, or EOF. */
+function readMessage(socket: Socket, reader: MessageReader, stopEarly: boolean): Promise<ReturnType<MessageReader['end']>> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      socket.off('close', onEnd);
+    };
+    const onData = (chunk: Buffer) => {
+      const m = reader.push(chunk);
+      if (m.kind === 'invalid' || (stopEarly && m.kind !== 'incomplete')) {
+        cleanup();
+        resolve(m);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(reader.end());
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    socket.once('error', onError);
+  });
+}
+
+/**
+ * Sends one message and returns the agent's reply as text (decrypted if encrypted).
+ * Low level: {@link request} is what callers usually want.
+ */
+export async function exchange(message: string, options: ExchangeOptions): Promise<string> {
+  const { socketPath, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
+  if (Buffer.byteLength(message) > MAX_MESSAGE_BYTES) throw new ProtocolError(ProtocolErrorCode.tooLarge, 'request too large');
+  const socket = connect(socketPath);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new ProtocolError(ProtocolErrorCode.timeout, `the agent at ${socketPath} did not answer within ${Math.round(timeoutMs / 1000)} s`));
+      socket.destroy();
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([
+      deadline,
+      new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', (err: NodeJS.ErrnoException) => reject(connectError(socketPath, err)));
+      }),
+    ]);
+    const run = async (): Promise<string> => {
+      if (!options.encrypted) {
+        socket.write(message);
+        const reply = await readMessage(socket, new MessageReader('first'), false);
+        if (reply.kind !== 'json') throw new ProtocolError(ProtocolErrorCode.badReply, 'the agent sent an unreadable reply');
+        return reply.text;
+      }
+      const { SecureChannel } = await import('./secure-channel.js');
+      const offer = await SecureChannel.offer();
+      socket.write(offer.publicKey);
+      const key = await readMessage(socket, new MessageReader('first'), true);
+      // On errors the agent may answer in plain JSON right away.
+      if (key.kind === 'json') return key.text;
+      if (key.kind !== 'public-key') throw new ProtocolError(ProtocolErrorCode.badReply, 'the agent sent no public key');
+      const channel = offer.complete(key.key);
+      socket.write(channel.seal(message));
+      const reply = await readMessage(socket, new MessageReader('encrypted'), false);
+      if (reply.kind === 'json') return reply.text;
+      if (reply.kind !== 'frame') throw new ProtocolError(ProtocolErrorCode.badReply, 'the agent sent an unreadable reply');
+      try {
+        return channel.open(reply);
+      } catch (err) {
+        throw new ProtocolError(ProtocolErrorCode.badReply, 'could not decrypt the agent reply', { cause: err });
+      } finally {
+        channel.close();
+      }
+    };
+    return await Promise.race([deadline, run()]);
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err;
+    throw new ProtocolError(ProtocolErrorCode.connect, `connection to the agent at ${socketPath} failed`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+    socket.destroy();
+  }
+}
+
+/**
+ * Sends a catalogue request and returns the parsed success (or `accepted`) reply.
+ * A `failure` reply throws `PROTOCOL_AGENT_ERROR` carrying the agent's `error` and `info`.
+ * Other statuses (`NotFound`, `FoundButReceived`) are returned as they are.
+ */
+export async function request<N extends RequestName>(
+  name: N,
+  params: RequestParams<N>,
+  options: ExchangeOptions,
+): Promise<Reply<N> | { status: 'NotFound' | 'FoundButReceived'; info?: string }> {
+  const text = await exchange(JSON.stringify(buildRequest(name, params)), options);
+  let reply: unknown;
+  try {
+    reply = JSON.parse(text);
+  } catch (err) {
+    throw new ProtocolError(ProtocolErrorCode.badReply, 'the agent sent invalid JSON', { cause: err });
+  }
+  if (typeof reply !== 'object' || reply === null || typeof (reply as { status?: unknown }).status !== 'string') {
+    throw new ProtocolError(ProtocolErrorCode.badReply, 'the agent reply has no status');
+  }
+  const r = reply as { status: string } & Partial<FailureReply>;
+  if (r.status === 'failure') {
+    const error = typeof r.error === 'string' ? r.error : 'unknown error';
+    const info = typeof r.info === 'string' ? r.info : undefined;
+    throw new ProtocolError(ProtocolErrorCode.agent, error, info === undefined ? { agentError: error } : { agentError: error, info });
+  }
+  return reply as Reply<N>;
+}

@@ -1,0 +1,133 @@
+/**
+ * The request catalogue: every request the agent serves, declared once with its parameter schema
+ * and its success reply. The agent validates with it; the clients build requests and read replies
+ * with it. Names and fields are oidc-agent's (IPC v1); our extensions are new requests or new
+ * optional fields, never changed meanings.
+ * @see ../../../../shared/reference/oidc-agent.md §1.6, §1.7
+ */
+import { AgentErrorText } from './errors.js';
+import { FieldError, opt, parseFields, req, type Infer, type Schema } from './schema.js';
+
+/** Status values of replies. */
+export const Status = {
+  success: 'success',
+  failure: 'failure',
+  accepted: 'accepted',
+  notFound: 'NotFound',
+  foundButReceived: 'FoundButReceived',
+} as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+/** `min_valid_period` value that forces a new token (oidc-token -f). */
+export const FORCE_NEW_TOKEN = -1;
+
+export const requestSchemas = {
+  access_token: {
+    account: opt('string'),
+    issuer: opt('string'),
+    min_valid_period: opt('integer'),
+    scope: opt('string'),
+    audience: opt('string'),
+    application_hint: opt('string'),
+  },
+  loaded_accounts: {},
+  status: {},
+  status_json: {},
+  check: {},
+  add: {
+    config: req('object'),
+    lifetime: opt('integer'),
+    confirm: opt('boolean'),
+    always_allow_id_token: opt('boolean'),
+    plain_add: opt('boolean'),
+  },
+  remove: { account: req('string') },
+  remove_all: {},
+  delete: { config: req('object') },
+  /** Starts an account-creation flow; `config` holds issuer, client and scopes (no refresh token yet). */
+  gen: {
+    config: req('object'),
+    flow: opt('stringList'),
+    only_at: opt('boolean'),
+  },
+  /** Polls a flow started by `gen` (our device flow and, later, the code flow). */
+  state_lookup: { state: req('string') },
+} as const satisfies Record<string, Schema>;
+
+export type RequestName = keyof typeof requestSchemas;
+export type RequestParams<N extends RequestName> = Infer<(typeof requestSchemas)[N]>;
+export type AnyRequest = { [N in RequestName]: { request: N; params: RequestParams<N> } }[RequestName];
+
+/** The device authorization a `gen` with flow `device` returns (RFC 8628 §3.2, without `device_code`). */
+export interface DeviceAuthorization {
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete?: string;
+  expires_in: number;
+  interval: number;
+}
+
+export interface LoadedAccountStatus {
+  name: string;
+  issuer: string;
+  loaded_at: number;
+  /** Unix time when the account is unloaded; absent when it stays loaded. */
+  expires_at?: number;
+  cached_tokens: number;
+}
+
+/** Success replies, by request. `status` is always present. */
+export interface Results {
+  access_token: { access_token: string; issuer: string; expires_at: number };
+  loaded_accounts: { info: string[] };
+  status: { info: string };
+  status_json: {
+    info: { version: string; command_line_options: Record<string, unknown>; loaded_accounts: string[]; accounts?: LoadedAccountStatus[] };
+  };
+  check: Record<string, never>;
+  add: { info?: string };
+  remove: Record<string, never>;
+  remove_all: Record<string, never>;
+  delete: Record<string, never>;
+  gen: { state: string; oidc_device?: DeviceAuthorization; config?: Record<string, unknown> };
+  state_lookup: { config: Record<string, unknown> };
+}
+
+export type Reply<N extends RequestName> = { status: 'success' | 'accepted' } & Results[N];
+export interface FailureReply {
+  status: 'failure';
+  error: string;
+  info?: string;
+}
+
+export function isRequestName(name: string): name is RequestName {
+  return Object.hasOwn(requestSchemas, name);
+}
+
+/** Outcome of parsing one request object. */
+export type ParsedRequest = { ok: true; request: AnyRequest } | { ok: false; error: string; info?: string };
+
+/** Validates a decoded message as a request of the catalogue. Never throws. */
+export function parseRequest(message: unknown): ParsedRequest {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    return { ok: false, error: 'Bad Request: message is not a JSON object' };
+  }
+  const raw = message as Record<string, unknown>;
+  const name = raw['request'];
+  if (name === undefined || name === null || name === '') return { ok: false, error: AgentErrorText.noRequestType };
+  if (typeof name !== 'string' || !isRequestName(name)) return { ok: false, error: AgentErrorText.unknownRequest };
+  try {
+    const params = parseFields(requestSchemas[name], raw);
+    return { ok: true, request: { request: name, params } as AnyRequest };
+  } catch (err) {
+    if (err instanceof FieldError) return { ok: false, error: `Bad Request: ${err.message}` };
+    throw err;
+  }
+}
+
+/** Builds the JSON object a client sends: `{"request": name, ...params}` without absent fields. */
+export function buildRequest<N extends RequestName>(name: N, params: RequestParams<N>): Record<string, unknown> {
+  const out: Record<string, unknown> = { request: name };
+  for (const [k, v] of Object.entries(params as Record<string, unknown>)) if (v !== undefined) out[k] = v;
+  return out;
+}
