@@ -1,1 +1,2 @@
-export {};
+export { runAgent, main, type AgentOptions } from './main.js';
+export { VERSION } from './version.js';

@@ -82,7 +82,7 @@ export interface Results {
   loaded_accounts: { info: string[] };
   status: { info: string };
   status_json: {
-    info: { version: string; command_line_options: Record<string, unknown>; loaded_accounts: string[]; accounts?: LoadedAccountStatus[] };
+    info: { version: string; pid?: number; command_line_options: Record<string, unknown>; loaded_accounts: string[]; accounts?: LoadedAccountStatus[] };
   };
   check: Record<string, never>;
   add: { info?: string };

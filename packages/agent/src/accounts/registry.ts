@@ -1,0 +1,98 @@
+/**
+ * The accounts loaded in the agent: their decrypted configuration (refresh token included) and
+ * lifetimes. Lookup by short name or by issuer. Secrets live only here and in the token cache.
+ */
+import type { UsableAccountConfig } from '@token-agent/store';
+import type { ClientRef } from '../op.js';
+
+/** A loaded account's configuration: usable (client id, refresh token) and named. */
+export type AgentAccountConfig = UsableAccountConfig & { name: string };
+
+export interface LoadedAccount {
+  readonly name: string;
+  config: AgentAccountConfig;
+  readonly loadedAt: number;
+  /** Unix seconds at which the account is unloaded; undefined = never. */
+  expiresAt: number | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** Serialises refreshes of this account: a rotating OP accepts each refresh token once. */
+  refreshQueue: Promise<unknown>;
+}
+
+function normIssuer(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+export function clientRef(account: LoadedAccount): ClientRef {
+  const c = account.config;
+  return { issuer: c.issuer_url, clientId: c.client_id, clientSecret: c.client_secret || undefined };
+}
+
+export class AccountRegistry {
+  readonly #accounts = new Map<string, LoadedAccount>();
+  readonly #onExpire: (name: string) => void;
+
+  constructor(onExpire: (name: string) => void) {
+    this.#onExpire = onExpire;
+  }
+
+  get(name: string): LoadedAccount | undefined {
+    return this.#accounts.get(name);
+  }
+
+  /** Loads (or replaces) an account; `lifetime` seconds > 0 unloads it later. */
+  add(config: AgentAccountConfig, lifetime: number | undefined): LoadedAccount {
+    const old = this.#accounts.get(config.name);
+    if (old?.timer) clearTimeout(old.timer);
+    const now = Math.floor(Date.now() / 1000);
+    const account: LoadedAccount = {
+      name: config.name,
+      config,
+      loadedAt: now,
+      expiresAt: undefined,
+      timer: undefined,
+      refreshQueue: old?.refreshQueue ?? Promise.resolve(),
+    };
+    // Map order is insertion order: delete first so "loaded last" stays true for issuer lookups.
+    this.#accounts.delete(config.name);
+    this.#accounts.set(config.name, account);
+    this.setLifetime(account, lifetime);
+    return account;
+  }
+
+  setLifetime(account: LoadedAccount, lifetime: number | undefined): void {
+    if (account.timer) clearTimeout(account.timer);
+    account.timer = undefined;
+    account.expiresAt = undefined;
+    if (lifetime !== undefined && lifetime > 0) {
+      account.expiresAt = Math.floor(Date.now() / 1000) + lifetime;
+      account.timer = setTimeout(() => this.#onExpire(account.name), lifetime * 1000);
+      account.timer.unref();
+    }
+  }
+
+  remove(name: string): boolean {
+    const a = this.#accounts.get(name);
+    if (a === undefined) return false;
+    if (a.timer) clearTimeout(a.timer);
+    // Drop the secret from the object too, in case something still holds a reference.
+    a.config = { ...a.config, refresh_token: '', client_secret: '' };
+    return this.#accounts.delete(name);
+  }
+
+  names(): string[] {
+    return [...this.#accounts.keys()];
+  }
+
+  all(): LoadedAccount[] {
+    return [...this.#accounts.values()];
+  }
+
+  /** The account for an issuer: the only one loaded for it, else the one loaded last. */
+  byIssuer(issuer: string): LoadedAccount | undefined {
+    const want = normIssuer(issuer);
+    let found: LoadedAccount | undefined;
+    for (const a of this.#accounts.values()) if (normIssuer(a.config.issuer_url) === want) found = a;
+    return found;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * One request in, one reply out. Validates the message against the catalogue, runs its handler and
+ * turns every outcome into a reply object; never throws.
+ */
+import { parseRequest, type AnyRequest } from '@token-agent/protocol';
+import type { AgentContext } from './context.js';
+import { toFailure } from './errors.js';
+import { accessToken } from './handlers/tokens.js';
+import { add, deleteAccount, loadedAccounts, remove, removeAll } from './handlers/accounts.js';
+import { gen, stateLookup } from './handlers/gen.js';
+import { check, status, statusJson } from './handlers/status.js';
+
+type Handler = (ctx: AgentContext, params: never) => unknown;
+
+const handlers: { [N in AnyRequest['request']]: Handler } = {
+  access_token: accessToken,
+  loaded_accounts: loadedAccounts,
+  status,
+  status_json: statusJson,
+  check,
+  add,
+  remove,
+  remove_all: removeAll,
+  delete: deleteAccount,
+  gen,
+  state_lookup: stateLookup,
+};
+
+/** The account a request is about, for log lines and error help. */
+function accountOf(req: AnyRequest): string | undefined {
+  const p = req.params as { account?: string; config?: { name?: unknown } };
+  if (typeof p.account === 'string') return p.account;
+  if (typeof p.config?.name === 'string') return p.config.name;
+  return undefined;
+}
+
+/** Handles one decoded message and returns the reply object. */
+export async function dispatch(ctx: AgentContext, message: unknown): Promise<Record<string, unknown>> {
+  const parsed = parseRequest(message);
+  if (!parsed.ok) {
+    const r: Record<string, unknown> = { status: 'failure', error: parsed.error };
+    if (parsed.info !== undefined) r['info'] = parsed.info;
+    return r;
+  }
+  const req = parsed.request;
+  try {
+    const result = (await handlers[req.request](ctx, req.params as never)) as Record<string, unknown>;
+    return { status: 'success', ...result };
+  } catch (err) {
+    const account = accountOf(req);
+    const { reply, expected } = toFailure(err, account);
+    if (!expected) ctx.log.error('request-failed', { request: req.request, account, error: err instanceof Error ? err.stack : String(err) });
+    else ctx.log.debug('request-refused', { request: req.request, account, error: reply.error });
+    return reply as unknown as Record<string, unknown>;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Account-creation flows in progress (device flow now, code flow later), keyed by an unguessable
+ * `state`. token-gen polls them with `state_lookup`; the agent polls the OP. A flow nobody asks for
+ * any more expires and is cancelled.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FailureReply } from '@token-agent/protocol';
+
+type FlowState =
+  | { kind: 'pending' }
+  | { kind: 'done'; config: Record<string, unknown> }
+  | { kind: 'failed'; failure: FailureReply }
+  | { kind: 'received' };
+
+interface Flow {
+  state: FlowState;
+  readonly abort: AbortController;
+  readonly expiresAt: number;
+  timer: NodeJS.Timeout;
+}
+
+/** Grace after the OP's expiry before a finished result nobody fetched is dropped. */
+const GRACE_MS = 60_000;
+
+export class PendingFlows {
+  readonly #flows = new Map<string, Flow>();
+
+  /** Registers a flow that lives for `ttlSeconds`; returns its state and the signal that cancels it. */
+  start(ttlSeconds: number): { state: string; signal: AbortSignal } {
+    const state = randomBytes(24).toString('base64url');
+    const abort = new AbortController();
+    const ms = ttlSeconds * 1000 + GRACE_MS;
+    const timer = setTimeout(() => this.cancel(state), ms);
+    timer.unref();
+    this.#flows.set(state, { state: { kind: 'pending' }, abort, expiresAt: Date.now() + ms, timer });
+    return { state, signal: abort.signal };
+  }
+
+  succeed(state: string, config: Record<string, unknown>): void {
+    const f = this.#flows.get(state);
+    if (f?.state.kind === 'pending') f.state = { kind: 'done', config };
+  }
+
+  fail(state: string, failure: FailureReply): void {
+    const f = this.#flows.get(state);
+    if (f?.state.kind === 'pending') f.state = { kind: 'failed', failure };
+  }
+
+  /** Reads a flow's outcome; a finished result is handed out once. */
+  lookup(state: string): FlowState | undefined {
+    const f = this.#flows.get(state);
+    if (f === undefined) return undefined;
+    const s = f.state;
+    if (s.kind === 'done' || s.kind === 'failed') f.state = { kind: 'received' };
+    return s;
+  }
+
+  /** Cancels and forgets a flow (on expiry, or when its account is removed). */
+  cancel(state: string): void {
+    const f = this.#flows.get(state);
+    if (f === undefined) return;
+    clearTimeout(f.timer);
+    f.abort.abort();
+    this.#flows.delete(state);
+  }
+
+  cancelAll(): void {
+    for (const state of [...this.#flows.keys()]) this.cancel(state);
+  }
+
+  get size(): number {
+    return this.#flows.size;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * `gen` and `state_lookup`: account creation driven by the agent, as oidc-gen does it. The agent
+ * registers a client when none is given, runs the flow against the OP, loads the new account and
+ * returns its configuration (with the refresh token) for token-gen to encrypt and save.
+ * Device flow: `gen` answers `accepted` with the user code at once; the agent polls the OP in the
+ * background and token-gen polls `state_lookup` until the configuration is there.
+ */
+import { hostname } from 'node:os';
+import { Status, type RequestParams } from '@token-agent/protocol';
+import { validateAccountName } from '@token-agent/store';
+import { cacheKey } from '../cache/token-cache.js';
+import type { AgentContext } from '../context.js';
+import { AgentError, toFailure } from '../errors.js';
+import type { ClientRef, TokenResult } from '../op.js';
+import { parseConfig } from './accounts.js';
+import { splitList } from './tokens.js';
+
+export const SUPPORTED_FLOWS = ['device', 'password', 'refresh'] as const;
+type Flow = (typeof SUPPORTED_FLOWS)[number];
+
+const GRANT_TYPES: Record<Flow, string[]> = {
+  device: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+  password: ['password', 'refresh_token'],
+  refresh: ['refresh_token'],
+};
+
+function str(cfg: Record<string, unknown>, key: string, required = false): string | undefined {
+  const v = cfg[key];
+  if (v === undefined || v === null || v === '') {
+    if (required) throw new AgentError(`Bad Request: "config.${key}" is required`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw new AgentError(`Bad Request: "config.${key}" must be a string`);
+  return v;
+}
+
+/** The scope to ask for: `max` = all the OP advertises; `offline_access` added when the OP knows it. */
+async function resolveScope(ctx: AgentContext, issuer: string, requested: string | undefined): Promise<string> {
+  let scopes = splitList(requested ?? 'openid profile offline_access');
+  const supported = await ctx.op.supportedScopes(issuer).catch(() => [] as string[]);
+  if (scopes.includes('max')) scopes = supported.length > 0 ? supported : scopes.filter((s) => s !== 'max');
+  if (!scopes.includes('offline_access') && (supported.length === 0 || supported.includes('offline_access'))) scopes.push('offline_access');
+  return [...new Set(scopes)].join(' ');
+}
+
+export async function gen(ctx: AgentContext, p: RequestParams<'gen'>): Promise<Record<string, unknown>> {
+  const requested = p.flow ?? ['device'];
+  const flow = requested.find((f): f is Flow => (SUPPORTED_FLOWS as readonly string[]).includes(f));
+  if (flow === undefined) {
+    throw new AgentError(`unsupported flow: ${requested.join(', ')}`, `This agent supports: ${SUPPORTED_FLOWS.join(', ')}`);
+  }
+  const cfg: Record<string, unknown> = { ...p.config };
+  const name = str(cfg, 'name', true)!;
+  try {
+    validateAccountName(name);
+  } catch (err) {
+    throw new AgentError(`Bad Request: ${(err as Error).message}`);
+  }
+  const issuer = str(cfg, 'issuer_url') ?? str(cfg, 'issuer');
+  if (issuer === undefined) throw new AgentError('Bad Request: "config.issuer_url" is required');
+  cfg['issuer_url'] = issuer;
+  const scope = await resolveScope(ctx, issuer, str(cfg, 'auth_scope') ?? str(cfg, 'scope'));
+  cfg['auth_scope'] = scope;
+
+  let clientId = str(cfg, 'client_id');
+  if (clientId === undefined) {
+    const reg = await ctx.op.register(issuer, {
+      clientName: `token-agent:${name}@${hostname()}`,
+      scope,
+      grantTypes: GRANT_TYPES[flow],
+    });
+    ctx.log.info('client-registered', { account: name, issuer });
+    clientId = reg.client_id;
+    cfg['client_id'] = reg.client_id;
+    cfg['client_secret'] = reg.client_secret ?? '';
+    if (reg.registration_client_uri) cfg['registration_client_uri'] = reg.registration_client_uri;
+    if (reg.registration_access_token) cfg['registration_access_token'] = reg.registration_access_token;
+  }
+  const ref: ClientRef = { issuer, clientId, clientSecret: str(cfg, 'client_secret') };
+
+  switch (flow) {
+    case 'device': {
+      const abort = new AbortController();
+      const { display, poll } = await ctx.op.startDevice(ref, scope, abort.signal);
+      const { state, signal } = ctx.flows.start(display.expires_in);
+      signal.addEventListener('abort', () => abort.abort(), { once: true });
+      poll().then(
+        (tokens) => ctx.flows.succeed(state, finish(ctx, cfg, tokens)),
+        (err: unknown) => {
+          const { reply, expected } = toFailure(err);
+          if (!expected) ctx.log.error('device-flow-failed', { account: name, error: String(err) });
+          ctx.flows.fail(state, reply);
+        },
+      );
+      return { status: Status.accepted, state, oidc_device: display };
+    }
+    case 'password': {
+      const username = str(cfg, 'username', true)!;
+      const password = str(cfg, 'password', true)!;
+      const tokens = await ctx.op.password(ref, username, password, scope);
+      return { config: finish(ctx, cfg, tokens) };
+    }
+    case 'refresh': {
+      const rt = str(cfg, 'refresh_token', true)!;
+      const tokens = await ctx.op.refresh(ref, rt, {});
+      return { config: finish(ctx, cfg, { ...tokens, refresh_token: tokens.refresh_token ?? rt }) };
+    }
+  }
+}
+
+/** Completes a flow: the account gets its refresh token, is loaded, and its first token is cached. */
+function finish(ctx: AgentContext, cfg: Record<string, unknown>, tokens: TokenResult): Record<string, unknown> {
+  if (!tokens.refresh_token) {
+    throw new AgentError('the OP issued no refresh token', 'Make sure the client may use the "offline_access" scope and the refresh_token grant.');
+  }
+  const config = { ...cfg, refresh_token: tokens.refresh_token, username: '', password: '' } as Record<string, unknown>;
+  const parsed = parseConfig(config);
+  const name = parsed.name;
+  ctx.cache.dropAccount(name);
+  const account = ctx.accounts.add(parsed, ctx.settings.defaultLifetime);
+  void ctx.cache.get(cacheKey(account.name, [], []), 0, async () => ({ access_token: tokens.access_token, expires_at: tokens.expires_at }));
+  ctx.log.info('account-created', { account: name, issuer: config['issuer_url'] });
+  return config;
+}
+
+export function stateLookup(ctx: AgentContext, p: RequestParams<'state_lookup'>): Record<string, unknown> {
+  const s = ctx.flows.lookup(p.state);
+  if (s === undefined) throw new AgentError('unknown or expired flow state', 'Start again with token-gen.');
+  switch (s.kind) {
+    case 'pending':
+      return { status: Status.notFound, info: 'authorization pending' };
+    case 'received':
+      return { status: Status.foundButReceived, info: 'the result of this flow was already received' };
+    case 'failed':
+      return s.failure as unknown as Record<string, unknown>;
+    case 'done':
+      return { config: s.config };
+  }
+}

@@ -1,0 +1,63 @@
+/** `access_token`: a valid token from the cache, or one refresh shared by all concurrent askers. */
+import type { RequestParams, Results } from '@token-agent/protocol';
+import { accountExists, validateAccountName } from '@token-agent/store';
+import { clientRef, type LoadedAccount } from '../accounts/registry.js';
+import { cacheKey, type CachedToken } from '../cache/token-cache.js';
+import type { AgentContext } from '../context.js';
+import { AgentError, accountNotLoaded, noSuchAccount } from '../errors.js';
+
+export function splitList(s: string | undefined): string[] {
+  return s === undefined ? [] : s.split(/\s+/).filter(Boolean);
+}
+
+/** Finds the loaded account a request names, or explains why there is none. */
+export async function resolveAccount(ctx: AgentContext, name: string | undefined, issuer: string | undefined): Promise<LoadedAccount> {
+  if (name !== undefined) {
+    const a = ctx.accounts.get(name);
+    if (a !== undefined) return a;
+    let configured = false;
+    try {
+      validateAccountName(name);
+      configured = await accountExists(ctx.settings.configDir, name);
+    } catch {
+      configured = false;
+    }
+    throw configured ? accountNotLoaded(name) : noSuchAccount(name);
+  }
+  if (issuer !== undefined) {
+    const a = ctx.accounts.byIssuer(issuer);
+    if (a !== undefined) return a;
+    throw new AgentError(`No account loaded for issuer ${issuer}`, 'Load one with: token-add NAME (or create one with: token-gen NAME --issuer ISSUER)');
+  }
+  throw new AgentError('Bad Request: "account" or "issuer" is required');
+}
+
+/** Refreshes through the account's queue and keeps a rotated refresh token. */
+export function refreshFor(ctx: AgentContext, account: LoadedAccount, scopes: string[], audiences: string[]): Promise<CachedToken> {
+  const run = account.refreshQueue.then(async () => {
+    const rt = account.config.refresh_token;
+    if (!rt) throw new AgentError('No or malformed refresh token', `Run: token-gen ${account.name} --reauthenticate`);
+    const opts: { scope?: string[]; audience?: string[] } = {};
+    if (scopes.length > 0) opts.scope = scopes;
+    if (audiences.length > 0) opts.audience = audiences;
+    const t = await ctx.op.refresh(clientRef(account), rt, opts);
+    ctx.log.info('refresh', { account: account.name, scoped: scopes.length > 0, audience: audiences.length > 0, expires_at: t.expires_at });
+    if (t.refresh_token && t.refresh_token !== rt && ctx.accounts.get(account.name) === account) {
+      account.config = { ...account.config, refresh_token: t.refresh_token };
+      ctx.log.info('refresh-token-rotated', { account: account.name });
+    }
+    return { access_token: t.access_token, expires_at: t.expires_at };
+  });
+  account.refreshQueue = run.catch(() => undefined);
+  return run;
+}
+
+export async function accessToken(ctx: AgentContext, p: RequestParams<'access_token'>): Promise<Results['access_token']> {
+  const account = await resolveAccount(ctx, p.account, p.issuer);
+  const scopes = splitList(p.scope);
+  const audiences = splitList(p.audience);
+  const minValid = p.min_valid_period ?? 0;
+  const key = cacheKey(account.name, scopes, audiences);
+  const token = await ctx.cache.get(key, minValid, () => refreshFor(ctx, account, scopes, audiences));
+  return { access_token: token.access_token, issuer: account.config.issuer_url, expires_at: token.expires_at };
+}

@@ -1,0 +1,127 @@
+/**
+ * The socket server: accepts connections, reads exactly one request per connection (plaintext JSON,
+ * or the encrypted exchange), answers with one write, closes. Every connection has a deadline and a
+ * size cap; nothing a client does (garbage, a stall, a flood) blocks another client.
+ * @see ../../../shared/reference/oidc-agent.md §1.3–1.5
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { MessageReader, SecureChannel, type Message } from '@token-agent/protocol';
+import type { AgentContext } from './context.js';
+import { dispatch } from './dispatch.js';
+
+export interface ServerOptions {
+  /** Time a client has to deliver its request (per phase of the exchange). Default 5 s. */
+  requestTimeoutMs?: number;
+}
+
+function failure(error: string): string {
+  return JSON.stringify({ status: 'failure', error });
+}
+
+/** Serves one connection from first byte to close. */
+function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number): void {
+  let reader = new MessageReader('first');
+  let channel: SecureChannel | undefined;
+  let busy = false;
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const finish = (reply?: string) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    channel?.close();
+    socket.removeAllListeners('data');
+    if (reply !== undefined && socket.writable) socket.end(reply);
+    else socket.destroy();
+    // If the peer does not read its reply, do not keep the socket forever.
+    setTimeout(() => socket.destroy(), timeoutMs).unref();
+  };
+
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (busy) return;
+      ctx.log.debug('connection-timeout', { bytes: reader.size });
+      finish(reader.size > 0 ? failure('Bad Request: incomplete message (timed out)') : undefined);
+    }, timeoutMs);
+    timer.unref();
+  };
+
+  const handle = async (m: Message) => {
+    busy = true;
+    socket.pause();
+    try {
+      switch (m.kind) {
+        case 'incomplete':
+          return;
+        case 'invalid':
+          finish(failure(`Bad Request: ${m.reason}`));
+          return;
+        case 'public-key': {
+          const accepted = await SecureChannel.accept(m.key);
+          channel = accepted.channel;
+          reader = new MessageReader('encrypted');
+          if (done) return;
+          socket.write(accepted.publicKey);
+          busy = false;
+          arm();
+          socket.resume();
+          return;
+        }
+        case 'frame': {
+          let text: string;
+          try {
+            text = channel!.open(m);
+          } catch {
+            // As oidc-agent: errors before a shared secret is trusted go back in plain JSON.
+            finish(failure('Bad Request: could not decrypt the message'));
+            return;
+          }
+          const reply = await respond(text);
+          finish(channel!.seal(reply));
+          return;
+        }
+        case 'json': {
+          if (channel !== undefined) {
+            finish(failure('Bad Request: expected an encrypted message'));
+            return;
+          }
+          finish(await respond(m.text));
+          return;
+        }
+      }
+    } catch (err) {
+      ctx.log.error('connection-failed', { error: err instanceof Error ? err.message : String(err) });
+      finish(failure('internal error in the agent (see its log)'));
+    }
+  };
+
+  const respond = async (text: string): Promise<string> => {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return failure('Bad Request: message is not valid JSON');
+    }
+    return JSON.stringify(await dispatch(ctx, message));
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    if (busy || done) return;
+    const m = reader.push(chunk);
+    if (m.kind !== 'incomplete') void handle(m);
+  });
+  socket.on('end', () => {
+    // The client half-closed: what it sent is all there is.
+    if (!busy && !done) void handle(reader.end());
+  });
+  socket.on('error', () => finish());
+  arm();
+}
+
+/** Creates the server; the caller listens on the socket path. */
+export function createAgentServer(ctx: AgentContext, options: ServerOptions = {}): Server {
+  const timeoutMs = options.requestTimeoutMs ?? 5_000;
+  return createServer({ allowHalfOpen: true }, (socket) => serveConnection(ctx, socket, timeoutMs));
+}

@@ -1,0 +1,211 @@
+/**
+ * `token-agent`: start (or reuse) the agent and print the environment for the shell, like
+ * ssh-agent; `--kill`, `--status`; `token-agent CMD…` runs a command with the environment set.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertSocketPathFits, request, socketPathFromEnv } from '@token-agent/protocol';
+import { CliError, ExitCode, shellQuote, type Io } from '../../output.js';
+
+export type Shell = 'sh' | 'csh' | 'fish';
+
+export interface AgentCliOptions {
+  action: 'start' | 'kill' | 'status' | 'run';
+  shell: Shell;
+  json: boolean;
+  quiet: boolean;
+  lifetime: number | undefined;
+  socketPath: string | undefined;
+  logLevel: string | undefined;
+  command: string[];
+}
+
+interface AgentEnv {
+  socket: string;
+  pid: number;
+}
+
+/** The exports for an agent in the given shell syntax. */
+export function formatExports(a: AgentEnv, shell: Shell, quiet: boolean): string {
+  const vars: [string, string][] = [
+    ['TOKEN_AGENT_SOCK', a.socket],
+    ['OIDC_SOCK', a.socket],
+    ['TOKEN_AGENT_PID', String(a.pid)],
+  ];
+  const lines = vars.map(([k, v]) => {
+    const q = shellQuote(v);
+    if (shell === 'csh') return `setenv ${k} ${q};`;
+    if (shell === 'fish') return `set -gx ${k} ${q};`;
+    return `${k}=${q}; export ${k};`;
+  });
+  if (!quiet) lines.push(`echo Agent pid ${a.pid};`);
+  return lines.join('\n') + '\n';
+}
+
+export function formatUnset(pid: number, shell: Shell, quiet: boolean): string {
+  const names = ['TOKEN_AGENT_SOCK', 'OIDC_SOCK', 'TOKEN_AGENT_PID'];
+  const lines = names.map((k) => (shell === 'csh' ? `unsetenv ${k};` : shell === 'fish' ? `set -e ${k};` : `unset ${k};`));
+  if (!quiet) lines.push(`echo Agent pid ${pid} killed;`);
+  return lines.join('\n') + '\n';
+}
+
+/** Asks an agent at `socket` for its pid; undefined when nothing answers. */
+async function probe(socket: string): Promise<AgentEnv | undefined> {
+  try {
+    const r = await request('status_json', {}, { socketPath: socket, timeoutMs: 3_000 });
+    const info = (r as { info?: { pid?: unknown } }).info;
+    return { socket, pid: typeof info?.pid === 'number' ? info.pid : 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a new agent listens: `$XDG_RUNTIME_DIR/token-agent/agent.sock`, else a fresh private temp dir. */
+function newSocketPath(env: NodeJS.ProcessEnv): { path: string; removeDir: boolean } {
+  const xdg = env['XDG_RUNTIME_DIR'];
+  if (xdg) {
+    try {
+      if (statSync(xdg).isDirectory()) return { path: join(xdg, 'token-agent', 'agent.sock'), removeDir: false };
+    } catch {
+      // not there: fall through
+    }
+  }
+  const dir = mkdtempSync(join(env['TMPDIR'] || tmpdir(), 'token-agent-'));
+  return { path: join(dir, 'agent.sock'), removeDir: true };
+}
+
+function daemonPath(): string {
+  return createRequire(import.meta.url).resolve('@token-agent/agent/daemon');
+}
+
+/** Starts the daemon detached and waits for its READY line on fd 3. */
+async function startDaemon(
+  o: AgentCliOptions,
+  io: Io,
+  chosen = o.socketPath !== undefined ? { path: o.socketPath, removeDir: false } : newSocketPath(io.env),
+): Promise<AgentEnv> {
+  assertSocketPathFits(chosen.path);
+  // Another agent already serving the default path (another shell started it): reuse it.
+  const running = await probe(chosen.path);
+  if (running !== undefined) return running;
+  const args = [daemonPath(), '--socket', chosen.path, '--ready-fd', '3'];
+  if (chosen.removeDir) args.push('--remove-dir');
+  if (o.lifetime !== undefined) args.push('--lifetime', String(o.lifetime));
+  if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
+  const logFile = await logFilePath(io.env);
+  if (logFile !== undefined) args.push('--log-file', logFile);
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: io.env });
+  const line = await readyLine(child);
+  child.unref();
+  const m = /^READY (\d+)$/.exec(line);
+  if (!m) throw new CliError(`the agent did not start: ${line.replace(/^ERROR /, '')}`);
+  return { socket: chosen.path, pid: Number(m[1]) };
+}
+
+async function logFilePath(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const { stateDir, ensurePrivateDir } = await import('@token-agent/store');
+  try {
+    const dir = stateDir({ env });
+    await ensurePrivateDir(dir);
+    return join(dir, 'agent.log');
+  } catch {
+    return undefined;
+  }
+}
+
+function readyLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) => {
+    const pipe = child.stdio[3] as NodeJS.ReadableStream;
+    let buf = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve('ERROR timed out waiting for the agent to start');
+    }, 15_000);
+    pipe.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        (pipe as NodeJS.ReadableStream & { destroy(): void }).destroy();
+        resolve(buf.slice(0, nl));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(buf.includes('\n') ? buf.slice(0, buf.indexOf('\n')) : `ERROR the agent exited with code ${code}`);
+    });
+  });
+}
+
+async function waitGone(socket: string, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if ((await probe(socket)) === undefined) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+async function kill(a: AgentEnv): Promise<void> {
+  if (a.pid <= 0) throw new CliError('the agent did not report its pid; cannot stop it');
+  try {
+    process.kill(a.pid, 'SIGTERM');
+  } catch (err) {
+    throw new CliError(`cannot signal the agent (pid ${a.pid}): ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (!(await waitGone(a.socket, 5_000))) throw new CliError(`the agent (pid ${a.pid}) did not stop within 5 s`);
+}
+
+function print(io: Io, a: AgentEnv, o: AgentCliOptions): void {
+  if (o.json) io.stdout.write(`${JSON.stringify({ socket: a.socket, pid: a.pid, dpid: String(a.pid) })}\n`);
+  else io.stdout.write(formatExports(a, o.shell, o.quiet));
+}
+
+export async function run(o: AgentCliOptions, io: Io): Promise<number> {
+  const envSocket = socketPathFromEnv(io.env);
+  switch (o.action) {
+    case 'status': {
+      const socket = o.socketPath ?? envSocket;
+      if (socket === undefined) throw new CliError('no agent: TOKEN_AGENT_SOCK and OIDC_SOCK are not set', ExitCode.noAgent);
+      const r = await request(o.json ? 'status_json' : 'status', {}, { socketPath: socket, timeoutMs: 10_000 });
+      const info = (r as { info?: unknown }).info;
+      io.stdout.write(o.json ? `${JSON.stringify(info)}\n` : `${String(info)}\n`);
+      return ExitCode.ok;
+    }
+    case 'kill': {
+      const socket = o.socketPath ?? envSocket;
+      if (socket === undefined) throw new CliError('no agent: TOKEN_AGENT_SOCK and OIDC_SOCK are not set', ExitCode.noAgent);
+      const a = await probe(socket);
+      if (a === undefined) throw new CliError(`no agent answers at ${socket}`, ExitCode.noAgent);
+      await kill(a);
+      io.stdout.write(o.json ? `${JSON.stringify({ killed: a.pid })}\n` : formatUnset(a.pid, o.shell, o.quiet));
+      return ExitCode.ok;
+    }
+    case 'start': {
+      // Reuse the agent the environment points at when it is alive.
+      const live = o.socketPath === undefined && envSocket !== undefined ? await probe(envSocket) : undefined;
+      print(io, live ?? (await startDaemon(o, io)), o);
+      return ExitCode.ok;
+    }
+    case 'run': {
+      // A private agent for this command only, never the shared default socket.
+      const chosen = o.socketPath !== undefined ? { path: o.socketPath, removeDir: false } : newSocketPath({ ...io.env, XDG_RUNTIME_DIR: '' });
+      const a = await startDaemon(o, io, chosen);
+      const env = { ...io.env, TOKEN_AGENT_SOCK: a.socket, OIDC_SOCK: a.socket, TOKEN_AGENT_PID: String(a.pid) };
+      const [cmd, ...args] = o.command;
+      const child = spawn(cmd!, args, { stdio: 'inherit', env });
+      const code = await new Promise<number>((resolve) => {
+        child.once('error', (err: NodeJS.ErrnoException) => {
+          io.stderr.write(`token-agent: cannot run ${cmd}: ${err.code ?? err.message}\n`);
+          resolve(127);
+        });
+        child.once('exit', (c, sig) => resolve(c ?? (sig ? 128 + 15 : 1)));
+      });
+      await kill(a).catch(() => undefined);
+      return code;
+    }
+  }
+}
