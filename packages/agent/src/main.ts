@@ -43,7 +43,7 @@ function parseOptions(argv: string[]): AgentOptions {
       lifetime: { type: 'string', default: '0' },
       'remove-dir': { type: 'boolean', default: false },
       'ready-fd': { type: 'string' },
-      'request-timeout': { type: 'string', default: '5000' },
+      'request-timeout': { type: 'string', default: process.env['TOKEN_AGENT_REQUEST_TIMEOUT_MS'] ?? '5000' },
       foreground: { type: 'boolean', default: false },
     },
     strict: true,
