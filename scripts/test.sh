@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what the tests need, builds, runs them.
+#   npm test            (or: bash scripts/test.sh [unit|e2e])
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use: oidc-token (oidc-agent-cli) proves oidc-agent compatibility.
+need=()
+command -v oidc-token >/dev/null 2>&1 || need+=(oidc-agent-cli)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing Debian packages: ${need[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "test: missing Debian packages: ${need[*]} (install them, or run as root to let this script do it)" >&2
+    exit 1
+  fi
+fi
+
+bash scripts/setup.sh
+node scripts/run-tests.mjs "${1:-all}"
