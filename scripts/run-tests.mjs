@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suites with node's own test runner (TypeScript through tsx).
 //   node scripts/run-tests.mjs [unit|e2e|all] [extra files…]
-// Unit tests live beside the code (packages/*/src/**/*.test.ts); end-to-end tests in test/**/*.test.ts.
+// Unit tests live beside the code (packages/*/src/**/*.test.ts, scripts/**/*.test.ts); end-to-end tests in test/**/*.test.ts.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -23,7 +23,7 @@ function find(dir, out = []) {
 
 let files = extra;
 if (files.length === 0) {
-  if (which === 'unit' || which === 'all') files.push(...find(join(root, 'packages')));
+  if (which === 'unit' || which === 'all') files.push(...find(join(root, 'packages')), ...find(join(root, 'scripts')));
   if (which === 'e2e' || which === 'all') files.push(...find(join(root, 'test')));
 }
 files.sort();
