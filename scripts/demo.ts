@@ -15,7 +15,7 @@ import { approveDevice } from './dev-op/drive.ts';
 import { DEFAULT_PASSWORD, DEFAULT_USERNAME, startDevOp } from './dev-op/index.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = (name: string) => join(root, 'packages', 'cli', 'dist', 'bin', `${name}.js`);
+const bin = (name: string) => join(root, 'packages', 'cli', 'bundle', `${name}.cjs`);
 const dim = (s: string) => (process.stdout.isTTY && !process.env['NO_COLOR'] ? `\x1b[2m${s}\x1b[0m` : s);
 const bold = (s: string) => (process.stdout.isTTY && !process.env['NO_COLOR'] ? `\x1b[1m${s}\x1b[0m` : s);
 

@@ -12,7 +12,7 @@ import { startDevOp, DEFAULT_PASSWORD, DEFAULT_USERNAME, type DevOp, type DevOpO
 
 export { DEFAULT_PASSWORD, DEFAULT_USERNAME };
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const BIN = (name: string) => join(ROOT, 'packages', 'cli', 'dist', 'bin', `${name}.js`);
+export const BIN = (name: string) => join(ROOT, 'packages', 'cli', 'bundle', `${name}.cjs`);
 
 export type Cli = 'token-agent' | 'token-gen' | 'token-add' | 'token-get';
 

@@ -43,6 +43,12 @@ export interface Io {
 
 export const processIo: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
 
+// `token-get … | head -c 10`: a reader that goes away is not an error of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 /** One line for an agent failure, with its help text when there is one. */
 function describeAgentError(err: ProtocolError): { message: string; code: ExitCode } {
   const error = err.agentError ?? err.message;

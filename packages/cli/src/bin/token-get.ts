@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../commands/get/program.js';
+import { main } from '../commands/get/main.js';
 
 main(process.argv).then((code) => {
   process.exitCode = code;

@@ -16,7 +16,7 @@ export function createProgram(onOptions: (o: AddOptions) => void): Command {
     .option('-a, --loaded', 'list accounts loaded in the agent');
   return addPasswordOptions(cmd)
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage, 3 no agent, 4 unknown account, 5 wrong password / no password source, 6 re-authentication needed.')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .action((name: string | undefined, o: Record<string, unknown>) => {
       if (o['list']) return onOptions({ action: 'list' });
       if (o['loaded']) return onOptions({ action: 'loaded' });

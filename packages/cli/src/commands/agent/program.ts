@@ -20,7 +20,7 @@ export function createProgram(onOptions: (o: AgentCliOptions) => void, io: Io = 
     .addOption(new Option('--log-level <level>', 'agent log level').choices(['debug', 'info', 'warn', 'error']))
     .passThroughOptions()
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage, 3 no agent; with COMMAND: its exit code.')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .action((command: string[], o: Record<string, unknown>) => {
       const shell: Shell = o['csh'] ? 'csh' : o['fish'] ? 'fish' : (io.env['SHELL'] ?? '').endsWith('csh') && !o['sh'] ? 'csh' : 'sh';
       onOptions({

@@ -31,7 +31,7 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
     .option('-d, --delete', 'revoke the refresh token at the OP and delete the account');
   return addPasswordOptions(cmd)
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage, 3 no agent, 4 unknown account, 5 wrong password / no password source.')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .action((name: string | undefined, o: Record<string, unknown>) => {
       if (o['list']) return onOptions({ action: 'list' });
       if (name === undefined) throw new CliError('an account name is required (see --help)', ExitCode.usage);

@@ -26,7 +26,7 @@ export function createProgram(onOptions: (o: GetOptions) => void): Command {
     .option('-c, --env', 'print OIDC_AT, OIDC_ISS and OIDC_EXP as sh exports')
     .option('--json', 'print access_token, issuer and expires_at as JSON')
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage, 3 no agent, 4 account not loaded/unknown, 6 re-authentication needed.')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .action((target: string, o: { scope: string[]; aud: string[]; audience: string[]; minValid?: number; time?: number; forceNew?: boolean; name: string; env?: boolean; json?: boolean }) => {
       onOptions({
         target,
