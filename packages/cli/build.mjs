@@ -6,8 +6,19 @@ import { chmodSync, rmSync } from 'node:fs';
 
 const bins = ['token-agent', 'token-gen', 'token-add', 'token-get'];
 rmSync('bundle', { recursive: true, force: true });
-await build({
-  entryPoints: Object.fromEntries(bins.map((b) => [b, `dist/bin/${b}.js`])),
+
+// token-get's fast path must not even parse commander: its full command line (help, errors)
+// lives in a second file, loaded only when the fast parser defers.
+const getFullSplit = {
+  name: 'token-get-full',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/program\.js$/ }, (args) =>
+      args.importer.endsWith('/commands/get/main.js') ? { path: './token-get-full.cjs', external: true } : undefined,
+    );
+  },
+};
+
+const common = {
   outdir: 'bundle',
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -20,5 +31,7 @@ await build({
   define: { 'import.meta.url': '__bundle_url' },
   banner: { js: "const __bundle_url=require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
-});
+};
+await build({ ...common, entryPoints: Object.fromEntries(bins.map((b) => [b, `dist/bin/${b}.js`])), plugins: [getFullSplit] });
+await build({ ...common, entryPoints: { 'token-get-full': 'dist/commands/get/program.js' } });
 for (const b of bins) chmodSync(`bundle/${b}.cjs`, 0o755);
