@@ -209,3 +209,99 @@ describe('password flow account: cache, force, min-valid, single flight, restart
     assert.equal((JSON.parse(r.stdout) as { issuer: string }).issuer, op.issuer);
   });
 });
+
+describe('refusals', () => {
+  let op: DevOp;
+  const worlds: World[] = [];
+  before(async () => {
+    op = await startOp();
+  });
+  after(async () => {
+    for (const w of worlds) await w.cleanup();
+    await op.close();
+  });
+
+  test('the user denies the device login: token-gen fails with the OP error and stores nothing', async () => {
+    const world = new World();
+    worlds.push(world);
+    await world.startAgent();
+    const gen = world.spawn('token-gen', ['denied', '--issuer', op.issuer, '--pw-env', 'ENC_PW'], { ENC_PW: ENC });
+    const done = collect(gen);
+    let err = '';
+    gen.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    await waitFor(() => /enter the code: (\S+)/.test(err), 20_000, 'the user code');
+    await approveDevice({
+      verificationUri: /open (\S+) and enter/.exec(err)![1]!,
+      userCode: /enter the code: (\S+)/.exec(err)![1]!,
+      username: DEFAULT_USERNAME,
+      password: DEFAULT_PASSWORD,
+      deny: true,
+    });
+    const r = await done;
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^token-gen: access_denied/m);
+    assert.throws(() => statSync(join(world.configDir, 'denied')), { code: 'ENOENT' });
+    const loaded = await world.run('token-add', ['--loaded']);
+    assert.equal(loaded.stdout, '');
+  });
+
+  test('a plain-http issuer is refused without the loopback opt-in, with a message saying how to opt in', async () => {
+    const world = new World({ TOKEN_AGENT_ALLOW_HTTP_LOOPBACK: '' });
+    worlds.push(world);
+    await world.startAgent();
+    const r = await world.run('token-gen', ['insecure', '--issuer', op.issuer, '--flow', 'password', '--username', DEFAULT_USERNAME, '--op-password-env', 'OP_PW', '--pw-env', 'ENC_PW'], {
+      OP_PW: DEFAULT_PASSWORD,
+      ENC_PW: ENC,
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /TOKEN_AGENT_ALLOW_HTTP_LOOPBACK=1/);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, 'one line');
+  });
+
+  test('a wrong OP password in the password flow is a one-line error, nothing stored', async () => {
+    const world = new World();
+    worlds.push(world);
+    await world.startAgent();
+    const r = await world.run('token-gen', ['badpw', '--issuer', op.issuer, '--flow', 'password', '--username', DEFAULT_USERNAME, '--op-password-env', 'OP_PW', '--pw-env', 'ENC_PW'], {
+      OP_PW: 'not-it',
+      ENC_PW: ENC,
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^token-gen: invalid_grant/);
+    assert.ok(!r.stderr.includes('not-it'), 'the password is not echoed');
+    assert.throws(() => statSync(join(world.configDir, 'badpw')), { code: 'ENOENT' });
+  });
+
+  test('a refresh token revoked at the OP: token-get says to re-authenticate (exit 6), cached tokens are not served past -f', async () => {
+    const world = new World();
+    worlds.push(world);
+    await world.startAgent();
+    await world.createAccount(op, 'revoked', ENC);
+    const printed = await world.run('token-gen', ['revoked', '--print', '--show-secrets', '--pw-env', 'ENC_PW'], { ENC_PW: ENC });
+    const cfg = JSON.parse(printed.stdout) as { refresh_token: string; client_id: string; client_secret: string };
+    const res = await fetch(`${op.issuer}/token/revocation`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${cfg.client_id}:${cfg.client_secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token: cfg.refresh_token, token_type_hint: 'refresh_token' }),
+    });
+    assert.equal(res.status, 200);
+    const r = await world.run('token-get', ['revoked', '-f']);
+    assert.equal(r.code, 6, r.stderr);
+    assert.match(r.stderr, /^token-get: invalid_grant: .*\(refresh token expired or revoked\): run: token-gen revoked --reauthenticate\n$/);
+    assert.ok(!r.stderr.includes(cfg.refresh_token));
+  });
+
+  test('token-gen without any password source and no terminal fails before the login', async () => {
+    const world = new World();
+    worlds.push(world);
+    await world.startAgent();
+    op.resetStats();
+    const r = await world.run('token-gen', ['nopw', '--issuer', op.issuer, '--flow', 'device']);
+    assert.equal(r.code, 5);
+    assert.match(r.stderr, /no password source/);
+    assert.equal(op.stats().device_authorization, 0, 'no login was started');
+  });
+});

@@ -48,7 +48,7 @@ export async function dispatch(ctx: AgentContext, message: unknown): Promise<Rec
     return { status: 'success', ...result };
   } catch (err) {
     const account = accountOf(req);
-    const { reply, expected } = toFailure(err, account);
+    const { reply, expected } = toFailure(err);
     if (!expected) ctx.log.error('request-failed', { request: req.request, account, error: err instanceof Error ? err.stack : String(err) });
     else ctx.log.debug('request-refused', { request: req.request, account, error: reply.error });
     return reply as unknown as Record<string, unknown>;

@@ -25,16 +25,13 @@ export function noSuchAccount(name: string): AgentError {
 }
 
 /** Maps an error to a failure reply; unexpected errors become a generic text (and are logged by the caller). */
-export function toFailure(err: unknown, account?: string): { reply: FailureReply; expected: boolean } {
+export function toFailure(err: unknown): { reply: FailureReply; expected: boolean } {
   if (err instanceof AgentError) {
     return { reply: withInfo({ status: 'failure', error: err.message }, err.info), expected: true };
   }
   if (err instanceof OidcError) {
-    let info: string | undefined;
-    if (err.code === 'OIDC_INVALID_GRANT' && account !== undefined) {
-      info = `The refresh token of '${account}' expired or was revoked. Run: token-gen ${account} --reauthenticate`;
-    }
-    return { reply: withInfo({ status: 'failure', error: err.message }, info), expected: true };
+    // The OP's own words (`error: description`, secrets already redacted by the oidc package).
+    return { reply: { status: 'failure', error: err.message }, expected: true };
   }
   if (err instanceof StoreError) {
     return { reply: { status: 'failure', error: err.message }, expected: true };

@@ -55,7 +55,7 @@ function describeAgentError(err: ProtocolError): { message: string; code: ExitCo
   let code: ExitCode = ExitCode.failure;
   if (error === AgentErrorText.accountNotLoaded || error === AgentErrorText.noAccount) code = ExitCode.account;
   else if (error === AgentErrorText.wrongPassword) code = ExitCode.password;
-  else if (/^invalid_grant\b/.test(error) || /refresh token (expired|revoked)/.test(error)) code = ExitCode.reauth;
+  else if (/\(refresh token expired or revoked\)$/.test(error)) code = ExitCode.reauth;
   const help = err.info?.replace(/\s*\n\s*/g, ' ').trim();
   // For "not loaded"/"unknown account" the help says it all (and names the account).
   if (help && code === ExitCode.account) return { message: help, code };

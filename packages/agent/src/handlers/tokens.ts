@@ -1,5 +1,6 @@
 /** `access_token`: a valid token from the cache, or one refresh shared by all concurrent askers. */
 import type { RequestParams, Results } from '@token-agent/protocol';
+import { OidcError } from '@token-agent/oidc';
 import { accountExists, validateAccountName } from '@token-agent/store';
 import { clientRef, type LoadedAccount } from '../accounts/registry.js';
 import { cacheKey, type CachedToken } from '../cache/token-cache.js';
@@ -40,7 +41,16 @@ export function refreshFor(ctx: AgentContext, account: LoadedAccount, scopes: st
     const opts: { scope?: string[]; audience?: string[] } = {};
     if (scopes.length > 0) opts.scope = scopes;
     if (audiences.length > 0) opts.audience = audiences;
-    const t = await ctx.op.refresh(clientRef(account), rt, opts);
+    let t;
+    try {
+      t = await ctx.op.refresh(clientRef(account), rt, opts);
+    } catch (err) {
+      if (err instanceof OidcError && err.code === 'OIDC_INVALID_GRANT') {
+        ctx.log.warn('refresh-token-refused', { account: account.name });
+        throw new AgentError(`${err.message} (refresh token expired or revoked)`, `run: token-gen ${account.name} --reauthenticate`);
+      }
+      throw err;
+    }
     ctx.log.info('refresh', { account: account.name, scoped: scopes.length > 0, audience: audiences.length > 0, expires_at: t.expires_at });
     if (t.refresh_token && t.refresh_token !== rt && ctx.accounts.get(account.name) === account) {
       account.config = { ...account.config, refresh_token: t.refresh_token };
