@@ -203,6 +203,19 @@ describe('password flow account: cache, force, min-valid, single flight, restart
     assert.ok(!list.stdout.split('\n').includes('doomed'));
   });
 
+  test('the agent log records events but no token, secret or password', async () => {
+    const printed = await world.run('token-gen', ['pw', '--print', '--show-secrets', '--pw-env', 'ENC_PW'], { ENC_PW: ENC });
+    const cfg = JSON.parse(printed.stdout) as { refresh_token: string; client_secret: string };
+    const at = (await world.run('token-get', ['pw'])).stdout.trim();
+    const log = readFileSync(world.logFile, 'utf8');
+    assert.match(log, / INFO refresh account=pw /);
+    assert.match(log, / INFO account-loaded account=pw /);
+    for (const secret of [cfg.refresh_token, cfg.client_secret, at, ENC, DEFAULT_PASSWORD]) {
+      assert.ok(secret.length > 8 && !log.includes(secret), 'a secret reached the log');
+    }
+    assert.equal(statSync(world.logFile).mode & 0o777, 0o600);
+  });
+
   test('an issuer URL finds the loaded account for it', async () => {
     const r = await world.run('token-get', [op.issuer, '--json']);
     assert.equal(r.code, 0, r.stderr);
