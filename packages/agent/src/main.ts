@@ -157,6 +157,11 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => log.info('sighup-ignored'));
   process.on('unhandledRejection', (err) => log.error('unhandled-rejection', { error: err instanceof Error ? err.stack : String(err) }));
+  // The agent is detached with no stderr: an unexpected exception is logged before the process dies.
+  process.on('uncaughtException', (err) => {
+    log.error('uncaught-exception', { error: err.stack ?? err.message });
+    void unlink(opts.socketPath).catch(() => undefined).finally(() => process.exit(70));
+  });
 
   log.info('agent-started', { pid: process.pid, socket: opts.socketPath, version: VERSION });
   report(opts.readyFd, `READY ${process.pid}`);

@@ -77,6 +77,16 @@ function newSocketPath(env: NodeJS.ProcessEnv): { path: string; removeDir: boole
   return { path: join(dir, 'agent.sock'), removeDir: true };
 }
 
+/** Variables that may hold a secret of the user's shell; the long-lived agent does not need them. */
+const SECRET_ENV = /PASSW|_PW$|^PW_|SECRET|REFRESH_TOKEN|ACCESS_TOKEN|^BEARER_TOKEN$|^OIDC_AT$/i;
+
+/** The agent's environment: the caller's, minus anything that looks like a secret. */
+export function agentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (!SECRET_ENV.test(k) || k.startsWith('TOKEN_AGENT_')) out[k] = v;
+  return out;
+}
+
 function daemonPath(): string {
   return createRequire(import.meta.url).resolve('@token-agent/agent/daemon');
 }
@@ -97,7 +107,7 @@ async function startDaemon(
   if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
   const logFile = await logFilePath(io.env);
   if (logFile !== undefined) args.push('--log-file', logFile);
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: io.env });
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: agentEnv(io.env) });
   const line = await readyLine(child);
   child.unref();
   const m = /^READY (\d+)$/.exec(line);
