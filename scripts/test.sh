@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: oidc-token (oidc-agent-cli) proves oidc-agent compatibility.
 need=()
 command -v oidc-token >/dev/null 2>&1 || need+=(oidc-agent-cli)
+# chromium: the code flow is driven in a real headless browser (test/code-flow-browser.test.ts).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# gnome-keyring + dbus: --keyring is tested against a real Secret Service on a private session bus
+# (test/autoload-keyring.test.ts): gnome-keyring-daemon, dbus-daemon.
+command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)
+command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test: installing Debian packages: ${need[*]}" >&2

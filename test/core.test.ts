@@ -193,11 +193,15 @@ describe('password flow account: cache, force, min-valid, single flight, restart
     const cfg = JSON.parse(printed.stdout) as { refresh_token: string; client_id: string; client_secret: string };
     assert.equal((await refreshAtOp(op, cfg.client_id, cfg.client_secret, cfg.refresh_token)).status, 200, 'live before');
 
+    op.resetStats();
     const del = await world.run('token-gen', ['doomed', '--delete', '--pw-env', 'ENC_PW'], { ENC_PW: ENC });
     assert.equal(del.code, 0, del.stderr);
+    assert.equal(op.stats().revocation, 1, 'the refresh token was revoked');
+    assert.equal(op.stats().client_delete, 1, 'and the dynamically registered client deleted');
+    // The client is gone, so the OP refuses the old refresh token already at client authentication.
     const res = await refreshAtOp(op, cfg.client_id, cfg.client_secret, cfg.refresh_token);
-    assert.equal(res.status, 400);
-    assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant');
+    assert.equal(res.status, 401);
+    assert.equal(((await res.json()) as { error: string }).error, 'invalid_client');
     assert.throws(() => statSync(join(world.configDir, 'doomed')), { code: 'ENOENT' });
     const list = await world.run('token-add', ['--loaded']);
     assert.ok(!list.stdout.split('\n').includes('doomed'));

@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 import { chmodSync, rmSync } from 'node:fs';
 
-const bins = ['token-agent', 'token-gen', 'token-add', 'token-get'];
+const bins = ['token-agent', 'token-gen', 'token-add', 'token-get', 'token-decode'];
 rmSync('bundle', { recursive: true, force: true });
 
 // token-get's fast path must not even parse commander: its full command line (help, errors)
@@ -26,7 +26,9 @@ const common = {
   platform: 'node',
   target: 'node20',
   minify: true,
-  external: ['libsodium-wrappers-sumo'],
+  // @napi-rs/keyring: a native optional dependency, loaded only for --keyring.
+  // jose: loaded only by token-decode --verify.
+  external: ['libsodium-wrappers-sumo', '@napi-rs/keyring', 'jose'],
   // The sources are ESM and use import.meta.url; in CommonJS that is this file's URL.
   define: { 'import.meta.url': '__bundle_url' },
   banner: { js: "const __bundle_url=require('node:url').pathToFileURL(__filename).href;" },

@@ -608,6 +608,22 @@ describe('dev OP with refresh token rotation', () => {
   });
 });
 
+describe('dev OP down and back', () => {
+  it('pause refuses connections on its port; resume serves again with the same clients and grants', async () => {
+    const op = await start({});
+    const d = await discover(op);
+    const client = await register(d, { grant_types: ALL_GRANTS, token_endpoint_auth_method: 'client_secret_basic' });
+    const first = await tokenOk(d, client, { grant_type: 'password', ...ALICE, scope: 'openid offline_access' });
+    await op.pause();
+    // A pooled keep-alive connection fails first ("other side closed"), a new one is refused.
+    await assert.rejects(fetch(`${op.issuer}/.well-known/openid-configuration`), TypeError);
+    await assert.rejects(fetch(`${op.issuer}/.well-known/openid-configuration`), (e: unknown) => (e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED');
+    await op.resume();
+    const again = await tokenOk(d, client, { grant_type: 'refresh_token', refresh_token: first.refresh_token! });
+    assert.ok(again.access_token);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // The standalone processes
 

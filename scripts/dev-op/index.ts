@@ -70,6 +70,13 @@ export interface DevOp {
   resetStats(): void;
   /** Lifetime of access tokens issued from now on (seconds; `expires_in` follows it). */
   setAccessTokenTtl(seconds: number): void;
+  /**
+   * The OP goes down: stops listening and drops open connections (clients see "connection
+   * refused"), keeping every client, grant and token for {@link resume}.
+   */
+  pause(): Promise<void>;
+  /** The OP comes back on the same port, with the state it had. */
+  resume(): Promise<void>;
 }
 
 const DEFAULT_ACCESS_TOKEN_TTL = 60;
@@ -161,5 +168,20 @@ export async function startDevOp(options: DevOpOptions = {}): Promise<DevOp> {
     setAccessTokenTtl(seconds: number) {
       accessTokenTtl = positiveInteger(seconds, 'seconds');
     },
+    pause: () =>
+      new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+    resume: () =>
+      new Promise<void>((resolve, reject) => {
+        if (server.listening) return resolve();
+        server.once('error', reject);
+        server.listen(actualPort, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
   };
 }

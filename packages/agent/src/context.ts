@@ -3,10 +3,12 @@
  * pending flows, the logger and the agent's settings.
  */
 import type { AccountRegistry } from './accounts/registry.js';
+import type { WatchManager } from './btfile/watch-manager.js';
 import type { TokenCache } from './cache/token-cache.js';
 import type { PendingFlows } from './flows/pending.js';
 import type { Logger } from './log.js';
 import type { OpApi } from './op.js';
+import type { AgentLock } from './security/lock.js';
 
 export interface AgentSettings {
   /** Where account files live (for "configured but not loaded" answers). */
@@ -15,6 +17,12 @@ export interface AgentSettings {
   /** Default lifetime of loaded accounts in seconds; 0 = until the agent stops. */
   defaultLifetime: number;
   version: string;
+  /** Every token request of every account needs a confirmation (`token-agent --confirm`). */
+  confirm: boolean;
+  /** The confirmation prompt command (`--confirm-cmd`, `TOKEN_AGENT_CONFIRM_CMD`). */
+  confirmCmd: string | undefined;
+  /** A prompt that has not answered after this long counts as no. */
+  confirmTimeoutMs: number;
 }
 
 export interface AgentContext {
@@ -22,7 +30,10 @@ export interface AgentContext {
   readonly cache: TokenCache;
   readonly op: OpApi;
   readonly flows: PendingFlows;
+  /** Discovery files kept fresh (`watch`). */
+  readonly watches: WatchManager;
   readonly log: Logger;
   readonly settings: AgentSettings;
+  readonly lock: AgentLock;
   readonly startedAt: number;
 }

@@ -2,13 +2,15 @@
  * One request in, one reply out. Validates the message against the catalogue, runs its handler and
  * turns every outcome into a reply object; never throws.
  */
-import { parseRequest, type AnyRequest } from '@token-agent/protocol';
+import { AgentErrorText, parseRequest, type AnyRequest } from '@token-agent/protocol';
 import type { AgentContext } from './context.js';
 import { toFailure } from './errors.js';
 import { accessToken } from './handlers/tokens.js';
 import { add, deleteAccount, loadedAccounts, remove, removeAll } from './handlers/accounts.js';
-import { gen, stateLookup } from './handlers/gen.js';
+import { gen, stateLookup, termHttpServer } from './handlers/gen.js';
 import { check, status, statusJson } from './handlers/status.js';
+import { unwatch, watch } from './handlers/watch.js';
+import { lock, unlock } from './handlers/lock.js';
 
 type Handler = (ctx: AgentContext, params: never) => unknown;
 
@@ -24,7 +26,15 @@ const handlers: { [N in AnyRequest['request']]: Handler } = {
   delete: deleteAccount,
   gen,
   state_lookup: stateLookup,
+  watch,
+  unwatch,
+  term_http_server: termHttpServer,
+  lock,
+  unlock,
 };
+
+/** What a locked agent still serves (as oidc-agent). */
+const SERVED_WHILE_LOCKED: ReadonlySet<string> = new Set(['check', 'unlock']);
 
 /** The account a request is about, for log lines and error help. */
 function accountOf(req: AnyRequest): string | undefined {
@@ -43,6 +53,9 @@ export async function dispatch(ctx: AgentContext, message: unknown): Promise<Rec
     return r;
   }
   const req = parsed.request;
+  if (ctx.lock.locked && !SERVED_WHILE_LOCKED.has(req.request)) {
+    return { status: 'failure', error: AgentErrorText.locked, info: 'unlock it with: token-add --unlock' };
+  }
   try {
     const result = (await handlers[req.request](ctx, req.params as never)) as Record<string, unknown>;
     return { status: 'success', ...result };

@@ -6,23 +6,28 @@
 import { closeSync, writeSync } from 'node:fs';
 import { chmod, lstat, mkdir, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { assertSocketPathFits } from '@token-agent/protocol';
-import { configDir } from '@token-agent/store';
+import { configDir, stateDir } from '@token-agent/store';
 import { AccountRegistry } from './accounts/registry.js';
+import { WatchManager } from './btfile/watch-manager.js';
 import { TokenCache } from './cache/token-cache.js';
 import type { AgentContext } from './context.js';
 import { PendingFlows } from './flows/pending.js';
 import { unload } from './handlers/accounts.js';
+import { watchToken } from './handlers/watch.js';
 import { createLogger, type LogLevel } from './log.js';
 import { createOpApi } from './op-client.js';
+import { AgentLock } from './security/lock.js';
 import { createAgentServer } from './server.js';
 import { VERSION } from './version.js';
 
 export interface AgentOptions {
   socketPath: string;
   configDir: string;
+  /** The agent's state directory: its log and the persisted watch list (`watches.json`). */
+  stateDir: string;
   logFile: string | undefined;
   logLevel: LogLevel;
   defaultLifetime: number;
@@ -30,6 +35,9 @@ export interface AgentOptions {
   removeDir: boolean;
   readyFd: number | undefined;
   requestTimeoutMs: number;
+  /** Every token request needs a confirmation from `confirmCmd`. */
+  confirm: boolean;
+  confirmCmd: string | undefined;
 }
 
 function parseOptions(argv: string[]): AgentOptions {
@@ -38,6 +46,7 @@ function parseOptions(argv: string[]): AgentOptions {
     options: {
       socket: { type: 'string' },
       'config-dir': { type: 'string' },
+      'state-dir': { type: 'string' },
       'log-file': { type: 'string' },
       'log-level': { type: 'string', default: process.env['TOKEN_AGENT_LOG_LEVEL'] ?? 'info' },
       lifetime: { type: 'string', default: '0' },
@@ -45,6 +54,8 @@ function parseOptions(argv: string[]): AgentOptions {
       'ready-fd': { type: 'string' },
       'request-timeout': { type: 'string', default: process.env['TOKEN_AGENT_REQUEST_TIMEOUT_MS'] ?? '5000' },
       foreground: { type: 'boolean', default: false },
+      confirm: { type: 'boolean', default: false },
+      'confirm-cmd': { type: 'string' },
     },
     strict: true,
   });
@@ -56,12 +67,15 @@ function parseOptions(argv: string[]): AgentOptions {
   return {
     socketPath: values.socket,
     configDir: values['config-dir'] ?? configDir(),
+    stateDir: values['state-dir'] ?? stateDir(),
     logFile: values.foreground ? undefined : values['log-file'],
     logLevel: level,
     defaultLifetime: lifetime,
     removeDir: values['remove-dir'],
     readyFd: values['ready-fd'] === undefined ? undefined : Number(values['ready-fd']),
     requestTimeoutMs: Number(values['request-timeout']),
+    confirm: values.confirm,
+    confirmCmd: values['confirm-cmd'] ?? (process.env['TOKEN_AGENT_CONFIRM_CMD'] || undefined),
   };
 }
 
@@ -114,11 +128,26 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     cache,
     op: createOpApi(),
     flows: new PendingFlows(),
+    watches: new WatchManager({
+      getToken: (spec, minValid) => watchToken(ctx, spec, minValid),
+      log,
+      listFile: join(opts.stateDir, 'watches.json'),
+    }),
     log,
-    settings: { configDir: opts.configDir, socketPath: opts.socketPath, defaultLifetime: opts.defaultLifetime, version: VERSION },
+    settings: {
+      configDir: opts.configDir,
+      socketPath: opts.socketPath,
+      defaultLifetime: opts.defaultLifetime,
+      version: VERSION,
+      confirm: opts.confirm,
+      confirmCmd: opts.confirmCmd,
+      confirmTimeoutMs: Number(process.env['TOKEN_AGENT_CONFIRM_TIMEOUT_MS'] ?? 60_000) || 60_000,
+    },
+    lock: new AgentLock(),
     startedAt: Math.floor(Date.now() / 1000),
   };
 
+  await ctx.watches.load();
   await prepareSocketPath(opts.socketPath);
   const server = createAgentServer(ctx, { requestTimeoutMs: opts.requestTimeoutMs });
   server.maxConnections = 4096;
@@ -146,6 +175,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     stopping = true;
     log.info('agent-stopping', { signal });
     ctx.flows.cancelAll();
+    await ctx.watches.shutdown().catch((err: unknown) => log.error('bt-shutdown-failed', { error: String(err) }));
     for (const name of accounts.names()) accounts.remove(name);
     cache.clear();
     server.close();

@@ -6,12 +6,17 @@
 import {
   ALLOW_HTTP_LOOPBACK_ENV,
   createClient,
+  deleteClient,
   discover,
+  exchangeAuthorizationCode,
+  judgeCallback,
   passwordGrant,
   pollDeviceAuthorization,
   refreshAccessToken,
   registerClient,
+  registerCodeFlowClient,
   revokeToken,
+  startAuthorizationRequest,
   startDeviceAuthorization,
   type OidcClient,
   type TokenSet,
@@ -25,12 +30,18 @@ function toResult(t: TokenSet): TokenResult {
 export function createOpApi(env: NodeJS.ProcessEnv = process.env): OpApi {
   const allowInsecureLoopback = env[ALLOW_HTTP_LOOPBACK_ENV] === '1' || env[ALLOW_HTTP_LOOPBACK_ENV] === 'true';
   const clients = new Map<string, { secret: string | undefined; client: OidcClient }>();
+  // Deadline per HTTP exchange and tries per call (oidc package defaults: 15 s, 3 tries).
+  const httpPolicy: { timeoutMs?: number; maxAttempts?: number } = {};
+  const timeoutMs = Number(env['TOKEN_AGENT_HTTP_TIMEOUT_MS']);
+  if (Number.isSafeInteger(timeoutMs) && timeoutMs > 0) httpPolicy.timeoutMs = timeoutMs;
+  const attempts = Number(env['TOKEN_AGENT_HTTP_ATTEMPTS']);
+  if (Number.isSafeInteger(attempts) && attempts > 0) httpPolicy.maxAttempts = attempts;
 
   const clientFor = (ref: ClientRef): OidcClient => {
     const key = `${ref.issuer}\n${ref.clientId}`;
     const known = clients.get(key);
     if (known !== undefined && known.secret === ref.clientSecret) return known.client;
-    const options: Parameters<typeof createClient>[0] = { issuer: ref.issuer, clientId: ref.clientId, allowInsecureLoopback };
+    const options: Parameters<typeof createClient>[0] = { issuer: ref.issuer, clientId: ref.clientId, allowInsecureLoopback, ...httpPolicy };
     if (ref.clientSecret) options.clientSecret = ref.clientSecret;
     const client = createClient(options);
     clients.set(key, { secret: ref.clientSecret, client });
@@ -44,13 +55,11 @@ export function createOpApi(env: NodeJS.ProcessEnv = process.env): OpApi {
       return Array.isArray(s) ? s.filter((x): x is string => typeof x === 'string') : [];
     },
     async register(issuer, o) {
-      const r = await registerClient(issuer, {
-        clientName: o.clientName,
-        scope: o.scope,
-        grantTypes: o.grantTypes,
-        ...(o.redirectUris ? { redirectUris: o.redirectUris } : {}),
-        allowInsecureLoopback,
-      });
+      const common = { clientName: o.clientName, scope: o.scope, grantTypes: o.grantTypes, allowInsecureLoopback };
+      // Loopback redirect URIs: retried as a `native` client when refused for a `web` one.
+      const r = o.redirectUris
+        ? await registerCodeFlowClient(issuer, { ...common, redirectUris: o.redirectUris })
+        : await registerClient(issuer, common);
       return {
         client_id: r.client_id,
         client_secret: r.client_secret,
@@ -80,6 +89,23 @@ export function createOpApi(env: NodeJS.ProcessEnv = process.env): OpApi {
     },
     async password(ref, username, password, scope) {
       return toResult(await passwordGrant(clientFor(ref), { username, password, scope }));
+    },
+    async authorizationRequest(ref, o) {
+      const client = clientFor(ref);
+      const request = await startAuthorizationRequest(client, {
+        redirectUri: o.redirectUri,
+        scope: o.scope,
+        ...(o.prompt ? { prompt: o.prompt } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+      return {
+        url: request.url,
+        judge: (callback) => judgeCallback(request, callback),
+        exchange: async (callback, signal) => toResult(await exchangeAuthorizationCode(client, request, callback, { signal })),
+      };
+    },
+    async deleteClient(_issuer, uri, token) {
+      await deleteClient(uri, token, { allowInsecureLoopback });
     },
     async revoke(ref, token, hint) {
       await revokeToken(clientFor(ref), token, hint);

@@ -36,6 +36,16 @@ export interface RegisteredClient {
   registration_access_token?: string | undefined;
 }
 
+/** An authorization request of the code flow in progress; holds the PKCE verifier, never shown. */
+export interface CodeRequest {
+  /** The URL for the user's browser. */
+  readonly url: string;
+  /** Sorts a request to the redirect URI: not ours (keep waiting), the OP's error, or a code. */
+  judge(callback: URL): { kind: 'foreign'; reason: string } | { kind: 'error'; error: Error } | { kind: 'code' };
+  /** Exchanges the callback's code (PKCE verifier, state, iss and nonce checked). */
+  exchange(callback: URL, signal: AbortSignal): Promise<TokenResult>;
+}
+
 export interface OpApi {
   /** Scopes the OP advertises (for `--scope max`). */
   supportedScopes(issuer: string): Promise<string[]>;
@@ -47,6 +57,10 @@ export interface OpApi {
   startDevice(client: ClientRef, scope: string, signal: AbortSignal): Promise<{ display: DeviceStart; poll: () => Promise<TokenResult> }>;
   /** Resource-owner password grant. */
   password(client: ClientRef, username: string, password: string, scope: string): Promise<TokenResult>;
+  /** Starts a code flow: PKCE S256, `state`, `nonce`; `prompt` e.g. `consent`. */
+  authorizationRequest(client: ClientRef, opts: { redirectUri: string; scope: string; prompt?: string; signal?: AbortSignal }): Promise<CodeRequest>;
+  /** Deletes a dynamically registered client (RFC 7592). */
+  deleteClient(issuer: string, registrationClientUri: string, registrationAccessToken: string): Promise<void>;
   /** Token revocation (RFC 7009). */
   revoke(client: ClientRef, token: string, hint: 'refresh_token' | 'access_token'): Promise<void>;
 }

@@ -21,6 +21,8 @@ export const ExitCode = {
   reauth: 6,
   /** A bug in token-agent. */
   bug: 70,
+  /** Cancelled by the user (Ctrl-C) while waiting for a login. */
+  cancelled: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

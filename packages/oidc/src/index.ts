@@ -26,3 +26,5 @@ export { refreshAccessToken } from './refresh.js';
 export type { AudienceMode, RefreshOptions } from './refresh.js';
 export { revokeToken } from './revoke.js';
 export type { TokenTypeHint } from './revoke.js';
+export { exchangeAuthorizationCode, judgeCallback, registerCodeFlowClient, startAuthorizationRequest } from './code-flow.js';
+export type { AuthorizationRequest, AuthorizationRequestOptions, CallbackVerdict } from './code-flow.js';

@@ -12,6 +12,7 @@ export {
   type DeviceAuthorization,
   type FailureReply,
   type LoadedAccountStatus,
+  type WatchStatus,
   type ParsedRequest,
   type Reply,
   type RequestName,

@@ -40,6 +40,11 @@ export const requestSchemas = {
     confirm: opt('boolean'),
     always_allow_id_token: opt('boolean'),
     plain_add: opt('boolean'),
+    /**
+     * Extension: the account file's key (store's `serializeFileKey`: derived key + salt, never the
+     * password), so the agent can write a rotated refresh token back to the file.
+     */
+    token_agent_file_key: opt('object'),
   },
   remove: { account: req('string') },
   remove_all: {},
@@ -49,9 +54,33 @@ export const requestSchemas = {
     config: req('object'),
     flow: opt('stringList'),
     only_at: opt('boolean'),
+    /** Extension, code flow: redirect-listener ports to try in order (0 = any free port). */
+    ports: opt('stringList'),
+    /** Extension, code flow: seconds to wait for the browser's callback (default 300). */
+    timeout: opt('integer'),
   },
-  /** Polls a flow started by `gen` (our device flow and, later, the code flow). */
+  /** Polls a flow started by `gen` (device and code flows). */
   state_lookup: { state: req('string') },
+  /** oidc-agent's: cancels the flow of `state` (closes a code flow's redirect listener). */
+  term_http_server: { state: req('string') },
+  /** oidc-agent's lock (`oidc-add -x`): only `check` and `unlock` are served until `unlock`. */
+  lock: { password: req('string') },
+  unlock: { password: req('string') },
+  /**
+   * Extension: keep a token for `account` (with `scope`/`audience`) in the file `path`, for WLCG
+   * Bearer Token Discovery, refreshed before it has `min_valid_period` seconds left (default 60).
+   * The client resolves `path` from its own environment. `once`: write it once, no watch.
+   */
+  watch: {
+    account: req('string'),
+    path: req('string'),
+    scope: opt('string'),
+    audience: opt('string'),
+    min_valid_period: opt('integer'),
+    once: opt('boolean'),
+  },
+  /** Extension: ends the watch of `account` on `path` (all its watches without `path`) and removes the file. */
+  unwatch: { account: req('string'), path: opt('string') },
 } as const satisfies Record<string, Schema>;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -73,7 +102,40 @@ export interface LoadedAccountStatus {
   loaded_at: number;
   /** Unix time when the account is unloaded; absent when it stays loaded. */
   expires_at?: number;
+  /** Seconds until the account is unloaded; absent when it stays loaded. */
+  time_left?: number;
   cached_tokens: number;
+  /** Every token request needs a yes from the confirmation prompt. */
+  confirm?: boolean;
+  /** Unix time of the last successful refresh at the OP. */
+  last_refresh?: number;
+  /** The last failure of a refresh or of a refresh-token write-back, with its Unix time. */
+  last_error?: { at: number; error: string };
+  /** Whether a rotated refresh token can be written back (`true`: the agent holds the file key). */
+  write_back?: boolean;
+}
+
+/** One watched discovery file (`watch`), as `status_json` reports it. */
+export interface WatchStatus {
+  account: string;
+  path: string;
+  scope: string[];
+  audience: string[];
+  min_valid_period: number;
+  /**
+   * `ok`: the file holds a valid token; `failing`: refreshes fail (the file keeps its token until
+   * it expires, then is removed); `waiting`: the account is not loaded, there is no file.
+   */
+  state: 'ok' | 'failing' | 'waiting';
+  /** Expiry (Unix s) of the token in the file; absent when there is no file. */
+  expires_at?: number;
+  /** When the next refresh (or retry) is due, Unix s. */
+  next_refresh_at?: number;
+  /** Unix s of the last token written. */
+  last_refresh_at?: number;
+  /** Failed refreshes since the last success. */
+  failures: number;
+  last_error?: { at: number; error: string };
 }
 
 /** Success replies, by request. `status` is always present. */
@@ -82,15 +144,24 @@ export interface Results {
   loaded_accounts: { info: string[] };
   status: { info: string };
   status_json: {
-    info: { version: string; pid?: number; command_line_options: Record<string, unknown>; loaded_accounts: string[]; accounts?: LoadedAccountStatus[] };
+    info: { version: string; pid?: number; command_line_options: Record<string, unknown>; loaded_accounts: string[]; accounts?: LoadedAccountStatus[]; watches?: WatchStatus[]; confirm?: boolean };
   };
   check: Record<string, never>;
   add: { info?: string };
   remove: Record<string, never>;
   remove_all: Record<string, never>;
-  delete: Record<string, never>;
-  gen: { state: string; oidc_device?: DeviceAuthorization; config?: Record<string, unknown> };
+  /** `info`: why the dynamically registered client could not be deleted (the account is gone all the same). */
+  delete: { info?: string };
+  /** `uri`: the code flow's authorization URL (as oidc-agent names it). */
+  gen: { state: string; oidc_device?: DeviceAuthorization; uri?: string; config?: Record<string, unknown> };
   state_lookup: { config: Record<string, unknown> };
+  term_http_server: Record<string, never>;
+  lock: { info: string };
+  unlock: { info: string };
+  /** `path` written, `expires_at` of the token in it. */
+  watch: { info: string; path: string; expires_at: number };
+  /** The files of the watches that ended. */
+  unwatch: { info: string; removed: string[] };
 }
 
 export type Reply<N extends RequestName> = { status: 'success' | 'accepted' } & Results[N];

@@ -6,6 +6,7 @@ import {
   decryptAccountFile,
   encryptAccountFile,
   encryptWithKey,
+  fileKeyMatches,
   parseFileKey,
   serializeFileKey,
 } from './account-file.js';
@@ -112,6 +113,16 @@ describe('account file (oidc-agent ≥ 2.1 format)', () => {
       key.derived.subarray(0, 32),
     );
     assert.equal(sodium.to_string(opened), '{"x":1}');
+  });
+
+  it('fileKeyMatches: true for the file and its re-encryptions, false for another password or junk', async () => {
+    assert.equal(fileKeyMatches(text, key), true);
+    assert.equal(fileKeyMatches(await encryptWithKey('{"y":2}', key), key), true);
+    const other = await encryptAccountFile(PLAINTEXT, 'another password');
+    assert.equal(fileKeyMatches(other.text, key), false);
+    assert.equal(fileKeyMatches(text, other.key), false);
+    assert.equal(fileKeyMatches('not an account file', key), false);
+    assert.equal(fileKeyMatches(setLine(text, 5, flipByte(text.split('\n')[5] as string, 0)), key), false);
   });
 
   it('parseFileKey rejects malformed keys with STORE_INVALID_KEY', () => {

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { StoreError, StoreErrorCode, invalidArgument } from './errors.js';
 import { loadSodium } from './sodium.js';
 
@@ -261,6 +262,26 @@ export async function decryptAccountFile(text: string, password: string): Promis
     opened.fill(0);
   }
   return { plaintext, key: { salt: file.salt, derived, opslimit: file.opslimit, memlimit: file.memlimit } };
+}
+
+/**
+ * Whether account file `text` is encrypted under `key` (same salt and hash key), so that a file
+ * written with {@link encryptWithKey} still opens with the password the file has now. False for
+ * a file re-encrypted with another password, or any text that is not a readable account file.
+ * No key derivation, no decryption.
+ */
+export function fileKeyMatches(text: string, key: FileKey): boolean {
+  checkFileKey(key);
+  let file: ParsedAccountFile;
+  try {
+    file = parseAccountFileText(text);
+  } catch {
+    return false;
+  }
+  return (
+    Buffer.from(file.salt).equals(Buffer.from(key.salt)) &&
+    timingSafeEqual(Buffer.from(file.hashKey), Buffer.from(key.derived.subarray(KEY_BYTES)))
+  );
 }
 
 /** Converts a {@link FileKey} to JSON-safe values (for the 0600 agent socket, never for disk). */

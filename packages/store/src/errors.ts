@@ -20,6 +20,8 @@ export const StoreErrorCode = {
   ACCOUNT_INCOMPLETE: 'STORE_ACCOUNT_INCOMPLETE',
   /** A path is a symlink, not ours, or not the kind of file expected. */
   UNSAFE_PATH: 'STORE_UNSAFE_PATH',
+  /** An issuer.config file (oidc-agent's provider list) is malformed; the message names file and field. */
+  INVALID_ISSUER_CONFIG: 'STORE_INVALID_ISSUER_CONFIG',
   /** A password source (env, file, command, prompt) failed or is unavailable. */
   PASSWORD_SOURCE: 'STORE_PASSWORD_SOURCE',
   /** Any other file-system failure; see `cause`. */

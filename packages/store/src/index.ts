@@ -6,6 +6,7 @@ export {
   decryptAccountFile,
   encryptAccountFile,
   encryptWithKey,
+  fileKeyMatches,
   parseFileKey,
   serializeFileKey,
 } from './account-file.js';
@@ -39,3 +40,5 @@ export {
   resolvePassword,
 } from './passwords.js';
 export type { PasswordCommandOptions, PromptOptions, PromptStreams, ResolvePasswordOptions } from './passwords.js';
+export { BUNDLED_ISSUERS, SYSTEM_CONFIG_DIR, findIssuer, issuerKey, loadIssuerConfig, parseIssuerConfig } from './issuer-config.js';
+export type { IssuerConfigOptions, IssuerEntry, PublicClient } from './issuer-config.js';

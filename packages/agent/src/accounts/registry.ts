@@ -2,7 +2,7 @@
  * The accounts loaded in the agent: their decrypted configuration (refresh token included) and
  * lifetimes. Lookup by short name or by issuer. Secrets live only here and in the token cache.
  */
-import type { UsableAccountConfig } from '@token-agent/store';
+import type { FileKey, UsableAccountConfig } from '@token-agent/store';
 import type { ClientRef } from '../op.js';
 
 /** A loaded account's configuration: usable (client id, refresh token) and named. */
@@ -17,6 +17,20 @@ export interface LoadedAccount {
   timer: NodeJS.Timeout | undefined;
   /** Serialises refreshes of this account: a rotating OP accepts each refresh token once. */
   refreshQueue: Promise<unknown>;
+  /** The account file's key (from token-add/token-gen), to write a rotated refresh token back. */
+  fileKey: FileKey | undefined;
+  /** Every token request needs a yes from the confirmation prompt. */
+  confirm: boolean;
+  /** Unix seconds of the last successful refresh. */
+  lastRefresh: number | undefined;
+  /** The last refresh or write-back failure (a text fit for a client, no secret). */
+  lastError: { at: number; error: string } | undefined;
+}
+
+/** Zeroes and drops an account's file key. */
+export function wipeFileKey(account: LoadedAccount): void {
+  account.fileKey?.derived.fill(0);
+  account.fileKey = undefined;
 }
 
 function normIssuer(url: string): string {
@@ -41,9 +55,10 @@ export class AccountRegistry {
   }
 
   /** Loads (or replaces) an account; `lifetime` seconds > 0 unloads it later. */
-  add(config: AgentAccountConfig, lifetime: number | undefined): LoadedAccount {
+  add(config: AgentAccountConfig, lifetime: number | undefined, extra: { fileKey?: FileKey | undefined; confirm?: boolean } = {}): LoadedAccount {
     const old = this.#accounts.get(config.name);
     if (old?.timer) clearTimeout(old.timer);
+    if (old !== undefined && old.fileKey !== extra.fileKey) wipeFileKey(old);
     const now = Math.floor(Date.now() / 1000);
     const account: LoadedAccount = {
       name: config.name,
@@ -52,6 +67,10 @@ export class AccountRegistry {
       expiresAt: undefined,
       timer: undefined,
       refreshQueue: old?.refreshQueue ?? Promise.resolve(),
+      fileKey: extra.fileKey,
+      confirm: extra.confirm ?? false,
+      lastRefresh: undefined,
+      lastError: undefined,
     };
     // Map order is insertion order: delete first so "loaded last" stays true for issuer lookups.
     this.#accounts.delete(config.name);
@@ -75,8 +94,9 @@ export class AccountRegistry {
     const a = this.#accounts.get(name);
     if (a === undefined) return false;
     if (a.timer) clearTimeout(a.timer);
-    // Drop the secret from the object too, in case something still holds a reference.
-    a.config = { ...a.config, refresh_token: '', client_secret: '' };
+    // Drop the secrets from the object too, in case something still holds a reference.
+    a.config = { ...a.config, refresh_token: '', client_secret: '', registration_access_token: '' };
+    wipeFileKey(a);
     return this.#accounts.delete(name);
   }
 

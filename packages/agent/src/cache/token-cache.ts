@@ -79,4 +79,14 @@ export class TokenCache {
   clear(): void {
     this.#tokens.clear();
   }
+
+  /** All cached tokens (for sealing them while the agent is locked). */
+  entries(): [string, CachedToken][] {
+    return [...this.#tokens.entries()];
+  }
+
+  /** Puts back tokens taken with {@link entries}. */
+  restore(entries: readonly [string, CachedToken][]): void {
+    for (const [key, token] of entries) this.#tokens.set(key, token);
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Account-creation flows in progress (device flow now, code flow later), keyed by an unguessable
+ * Account-creation flows in progress (device and code flows), keyed by an unguessable
  * `state`. token-gen polls them with `state_lookup`; the agent polls the OP. A flow nobody asks for
  * any more expires and is cancelled.
  */

@@ -4,6 +4,8 @@
  * returns its configuration (with the refresh token) for token-gen to encrypt and save.
  * Device flow: `gen` answers `accepted` with the user code at once; the agent polls the OP in the
  * background and token-gen polls `state_lookup` until the configuration is there.
+ * Code flow: `gen` starts a loopback redirect listener and answers `accepted` with the
+ * authorization URL (`uri`); the listener exchanges the code when the browser comes back.
  */
 import { hostname } from 'node:os';
 import { Status, type RequestParams } from '@token-agent/protocol';
@@ -11,14 +13,16 @@ import { validateAccountName } from '@token-agent/store';
 import { cacheKey } from '../cache/token-cache.js';
 import type { AgentContext } from '../context.js';
 import { AgentError, toFailure } from '../errors.js';
+import { startCodeFlow } from '../flows/code.js';
 import type { ClientRef, TokenResult } from '../op.js';
 import { parseConfig } from './accounts.js';
 import { splitList } from './tokens.js';
 
-export const SUPPORTED_FLOWS = ['device', 'password', 'refresh'] as const;
+export const SUPPORTED_FLOWS = ['code', 'device', 'password', 'refresh'] as const;
 type Flow = (typeof SUPPORTED_FLOWS)[number];
 
 const GRANT_TYPES: Record<Flow, string[]> = {
+  code: ['authorization_code', 'refresh_token'],
   device: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
   password: ['password', 'refresh_token'],
   refresh: ['refresh_token'],
@@ -62,21 +66,40 @@ export async function gen(ctx: AgentContext, p: RequestParams<'gen'>): Promise<R
   const scope = await resolveScope(ctx, issuer, str(cfg, 'auth_scope') ?? str(cfg, 'scope'));
   cfg['auth_scope'] = scope;
 
-  let clientId = str(cfg, 'client_id');
-  if (clientId === undefined) {
-    const reg = await ctx.op.register(issuer, {
-      clientName: `token-agent:${name}@${hostname()}`,
+  /** The account's client: the given one, else a dynamically registered one (RFC 7591). */
+  const ensureClient = async (redirectUris?: string[]): Promise<ClientRef> => {
+    let clientId = str(cfg, 'client_id');
+    if (clientId === undefined) {
+      const reg = await ctx.op.register(issuer, {
+        clientName: `token-agent:${name}@${hostname()}`,
+        scope,
+        grantTypes: GRANT_TYPES[flow],
+        ...(redirectUris ? { redirectUris } : {}),
+      });
+      ctx.log.info('client-registered', { account: name, issuer });
+      clientId = reg.client_id;
+      cfg['client_id'] = reg.client_id;
+      cfg['client_secret'] = reg.client_secret ?? '';
+      if (reg.registration_client_uri) cfg['registration_client_uri'] = reg.registration_client_uri;
+      if (reg.registration_access_token) cfg['registration_access_token'] = reg.registration_access_token;
+      if (redirectUris) cfg['redirect_uris'] = redirectUris;
+    }
+    return { issuer, clientId, clientSecret: str(cfg, 'client_secret') };
+  };
+
+  if (flow === 'code') {
+    const started = await startCodeFlow(ctx, {
+      name,
       scope,
-      grantTypes: GRANT_TYPES[flow],
+      configuredRedirectUris: Array.isArray(cfg['redirect_uris']) ? (cfg['redirect_uris'] as unknown[]).filter((u): u is string => typeof u === 'string') : [],
+      ports: p.ports,
+      timeoutSeconds: p.timeout,
+      ensureClient,
+      finish: (tokens) => finish(ctx, cfg, tokens),
     });
-    ctx.log.info('client-registered', { account: name, issuer });
-    clientId = reg.client_id;
-    cfg['client_id'] = reg.client_id;
-    cfg['client_secret'] = reg.client_secret ?? '';
-    if (reg.registration_client_uri) cfg['registration_client_uri'] = reg.registration_client_uri;
-    if (reg.registration_access_token) cfg['registration_access_token'] = reg.registration_access_token;
+    return { status: Status.accepted, state: started.state, uri: started.uri };
   }
-  const ref: ClientRef = { issuer, clientId, clientSecret: str(cfg, 'client_secret') };
+  const ref = await ensureClient();
 
   switch (flow) {
     case 'device': {
@@ -120,6 +143,7 @@ function finish(ctx: AgentContext, cfg: Record<string, unknown>, tokens: TokenRe
   const account = ctx.accounts.add(parsed, ctx.settings.defaultLifetime);
   void ctx.cache.get(cacheKey(account.name, [], []), 0, async () => ({ access_token: tokens.access_token, expires_at: tokens.expires_at }));
   ctx.log.info('account-created', { account: name, issuer: config['issuer_url'] });
+  ctx.watches.accountLoaded(name);
   return config;
 }
 
@@ -136,4 +160,10 @@ export function stateLookup(ctx: AgentContext, p: RequestParams<'state_lookup'>)
     case 'done':
       return { config: s.config };
   }
+}
+
+/** oidc-agent's `term_http_server`: cancels a flow (closes a code flow's listener); unknown states are fine. */
+export function termHttpServer(ctx: AgentContext, p: RequestParams<'term_http_server'>): Record<string, never> {
+  ctx.flows.cancel(p.state);
+  return {};
 }

@@ -1,6 +1,26 @@
 /** `status`, `status_json`, `check`. */
-import type { Results } from '@token-agent/protocol';
+import type { LoadedAccountStatus, Results } from '@token-agent/protocol';
+import type { LoadedAccount } from '../accounts/registry.js';
 import type { AgentContext } from '../context.js';
+import { describeWatches } from '../btfile/describe.js';
+
+function accountStatus(ctx: AgentContext, a: LoadedAccount, now: number): LoadedAccountStatus {
+  const s: LoadedAccountStatus = { name: a.name, issuer: a.config.issuer_url, loaded_at: a.loadedAt, cached_tokens: ctx.cache.countFor(a.name) };
+  if (a.expiresAt !== undefined) {
+    s.expires_at = a.expiresAt;
+    s.time_left = Math.max(0, a.expiresAt - now);
+  }
+  s.confirm = a.confirm || ctx.settings.confirm;
+  if (a.lastRefresh !== undefined) s.last_refresh = a.lastRefresh;
+  if (a.lastError !== undefined) s.last_error = { ...a.lastError };
+  // While locked the file keys are sealed too; they come back with unlock.
+  if (!ctx.lock.locked) s.write_back = a.fileKey !== undefined;
+  return s;
+}
+
+function ago(now: number, t: number): string {
+  return `${Math.max(0, now - t)} s ago`;
+}
 
 export function statusJson(ctx: AgentContext): Results['status_json'] {
   return {
@@ -9,10 +29,9 @@ export function statusJson(ctx: AgentContext): Results['status_json'] {
       command_line_options: { socket_path: ctx.settings.socketPath, lifetime: ctx.settings.defaultLifetime },
       pid: process.pid,
       loaded_accounts: ctx.accounts.names(),
-      accounts: ctx.accounts.all().map((a) => {
-        const s = { name: a.name, issuer: a.config.issuer_url, loaded_at: a.loadedAt, cached_tokens: ctx.cache.countFor(a.name) };
-        return a.expiresAt === undefined ? s : { ...s, expires_at: a.expiresAt };
-      }),
+      accounts: ctx.accounts.all().map((a) => accountStatus(ctx, a, Math.floor(Date.now() / 1000))),
+      watches: ctx.watches.list(),
+      confirm: ctx.settings.confirm,
     },
   };
 }
@@ -28,9 +47,18 @@ export function status(ctx: AgentContext): Results['status'] {
   const accounts = ctx.accounts.all();
   lines.push(accounts.length === 0 ? 'no accounts loaded' : `loaded accounts (${accounts.length}):`);
   for (const a of accounts) {
-    const life = a.expiresAt === undefined ? 'no lifetime limit' : `unloaded in ${Math.max(0, a.expiresAt - now)} s`;
-    lines.push(`  ${a.name}  ${a.config.issuer_url}  ${life}, ${ctx.cache.countFor(a.name)} cached token(s)`);
+    const s = accountStatus(ctx, a, now);
+    const life = s.time_left === undefined ? 'no lifetime limit' : `unloaded in ${s.time_left} s`;
+    lines.push(`  ${a.name}  ${a.config.issuer_url}  ${life}, ${s.cached_tokens} cached token(s)`);
+    const details = [
+      `last refresh: ${s.last_refresh === undefined ? 'never' : ago(now, s.last_refresh)}`,
+      s.write_back === undefined ? undefined : `rotated refresh tokens ${s.write_back ? 'saved to the file' : 'kept in memory only'}`,
+      s.confirm ? 'confirmation required' : undefined,
+    ].filter((d): d is string => d !== undefined);
+    lines.push(`    ${details.join('; ')}`);
+    if (s.last_error !== undefined) lines.push(`    last error (${ago(now, s.last_error.at)}): ${s.last_error.error}`);
   }
+  lines.push(...describeWatches(ctx.watches.list(), now));
   return { info: lines.join('\n') };
 }
 

@@ -5,7 +5,10 @@ import { accountExists, validateAccountName } from '@token-agent/store';
 import { clientRef, type LoadedAccount } from '../accounts/registry.js';
 import { cacheKey, type CachedToken } from '../cache/token-cache.js';
 import type { AgentContext } from '../context.js';
-import { AgentError, accountNotLoaded, noSuchAccount } from '../errors.js';
+import { AgentError, accountNotLoaded, noSuchAccount, toFailure } from '../errors.js';
+import { writeBack } from '../accounts/write-back.js';
+import { confirmUse, needsConfirmation } from '../security/confirm.js';
+import { AgentErrorText } from '@token-agent/protocol';
 
 export function splitList(s: string | undefined): string[] {
   return s === undefined ? [] : s.split(/\s+/).filter(Boolean);
@@ -33,9 +36,13 @@ export async function resolveAccount(ctx: AgentContext, name: string | undefined
   throw new AgentError('Bad Request: "account" or "issuer" is required');
 }
 
-/** Refreshes through the account's queue and keeps a rotated refresh token. */
+/**
+ * Refreshes through the account's queue and keeps a rotated refresh token: in memory at once, and
+ * in the account file before the token is handed out (see accounts/write-back.ts).
+ */
 export function refreshFor(ctx: AgentContext, account: LoadedAccount, scopes: string[], audiences: string[]): Promise<CachedToken> {
   const run = account.refreshQueue.then(async () => {
+    if (ctx.lock.locked) throw new AgentError(AgentErrorText.locked);
     const rt = account.config.refresh_token;
     if (!rt) throw new AgentError('No or malformed refresh token', `Run: token-gen ${account.name} --reauthenticate`);
     const opts: { scope?: string[]; audience?: string[] } = {};
@@ -45,16 +52,21 @@ export function refreshFor(ctx: AgentContext, account: LoadedAccount, scopes: st
     try {
       t = await ctx.op.refresh(clientRef(account), rt, opts);
     } catch (err) {
+      let failure = err;
       if (err instanceof OidcError && err.code === 'OIDC_INVALID_GRANT') {
         ctx.log.warn('refresh-token-refused', { account: account.name });
-        throw new AgentError(`${err.message} (refresh token expired or revoked)`, `run: token-gen ${account.name} --reauthenticate`);
+        failure = new AgentError(`${err.message} (refresh token expired or revoked)`, `run: token-gen ${account.name} --reauthenticate`);
       }
-      throw err;
+      account.lastError = { at: Math.floor(Date.now() / 1000), error: toFailure(failure).reply.error };
+      throw failure;
     }
+    account.lastRefresh = Math.floor(Date.now() / 1000);
     ctx.log.info('refresh', { account: account.name, scoped: scopes.length > 0, audience: audiences.length > 0, expires_at: t.expires_at });
     if (t.refresh_token && t.refresh_token !== rt && ctx.accounts.get(account.name) === account) {
       account.config = { ...account.config, refresh_token: t.refresh_token };
       ctx.log.info('refresh-token-rotated', { account: account.name });
+      // Still inside the queue: the next refresh waits until the file holds this token.
+      await writeBack(ctx, account);
     }
     return { access_token: t.access_token, expires_at: t.expires_at };
   });
@@ -64,6 +76,7 @@ export function refreshFor(ctx: AgentContext, account: LoadedAccount, scopes: st
 
 export async function accessToken(ctx: AgentContext, p: RequestParams<'access_token'>): Promise<Results['access_token']> {
   const account = await resolveAccount(ctx, p.account, p.issuer);
+  if (needsConfirmation(ctx, account)) await confirmUse(ctx, account, p.application_hint);
   const scopes = splitList(p.scope);
   const audiences = splitList(p.audience);
   const minValid = p.min_valid_period ?? 0;

@@ -1,5 +1,5 @@
 /** Command line of `token-add` (oidc-add compatible where the options overlap). */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { CliError, ExitCode, processIo, runAction, type Io } from '../../output.js';
 import { addPasswordOptions, passwordOptionsFrom } from '../../passwords.js';
 import { parseSeconds } from '../get/program.js';
@@ -13,17 +13,40 @@ export function createProgram(onOptions: (o: AddOptions) => void): Command {
     .option('-r, --remove', 'unload the account from the agent')
     .option('-R, --remove-all', 'unload all accounts from the agent')
     .option('-l, --list', 'list configured accounts (account files)')
-    .option('-a, --loaded', 'list accounts loaded in the agent');
+    .option('-a, --loaded', 'list accounts loaded in the agent (names; details on a terminal or with --long)')
+    .option('--long', 'with --loaded: time left, last refresh and last error per account')
+    .option('--json', 'with --loaded: the details as JSON')
+    .option('-c, --confirm', 'every token request for this account needs a yes from the agent\'s prompt command')
+    .option('-x, --lock', 'lock the agent with a password (only unlock is served until then)')
+    .option('-X, --unlock', 'unlock the agent')
+    .option('--keyring', 'take the password from the OS keychain (and save it there after a successful load)')
+    .addOption(new Option('--try-keyring').hideHelp());
   return addPasswordOptions(cmd)
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage, 3 no agent, 4 unknown account, 5 wrong password / no password source, 6 re-authentication needed.')
     .showHelpAfterError('(add --help for usage)')
     .action((name: string | undefined, o: Record<string, unknown>) => {
       if (o['list']) return onOptions({ action: 'list' });
-      if (o['loaded']) return onOptions({ action: 'loaded' });
+      if ((o['lock'] || o['unlock']) && name !== undefined) {
+        // A password typed as an argument would already be in the process list: refuse it loudly.
+        throw new CliError('--lock/--unlock take no argument: the password comes from the prompt or --pw-env/--pw-file/--pw-cmd', ExitCode.usage);
+      }
+      if (o['lock']) return onOptions({ action: 'lock', password: passwordOptionsFrom(o) });
+      if (o['unlock']) return onOptions({ action: 'unlock', password: passwordOptionsFrom(o) });
+      if (o['loaded']) {
+        const tty = (process.stdout as { isTTY?: boolean }).isTTY === true;
+        return onOptions({ action: 'loaded', format: o['json'] ? 'json' : o['long'] || tty ? 'long' : 'names' });
+      }
       if (o['removeAll']) return onOptions({ action: 'remove-all' });
       if (name === undefined) throw new CliError('an account name is required (see --help)', ExitCode.usage);
       if (o['remove']) return onOptions({ action: 'remove', name });
-      onOptions({ action: 'add', name, lifetime: o['lifetime'] as number | undefined, password: passwordOptionsFrom(o) });
+      onOptions({
+        action: 'add',
+        name,
+        lifetime: o['lifetime'] as number | undefined,
+        confirm: o['confirm'] === true,
+        keyring: o['keyring'] ? 'use' : o['tryKeyring'] ? 'try' : false,
+        password: passwordOptionsFrom(o),
+      });
     });
 }
 

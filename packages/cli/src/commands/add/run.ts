@@ -1,21 +1,20 @@
 /** `token-add`: decrypt an account file locally and load it into the agent (like oidc-add). */
-import { request } from '@token-agent/protocol';
-import { configDir, listAccounts, loadAccount, resolvePassword, serializeAccountConfig, validateAccountName } from '@token-agent/store';
+import { request, type LoadedAccountStatus } from '@token-agent/protocol';
+import { configDir, listAccounts, resolvePassword, serializeAccountConfig, serializeFileKey, validateAccountName } from '@token-agent/store';
+import { openAccount, type KeyringMode } from '../../account-password.js';
 import { CliError, ExitCode, type Io } from '../../output.js';
 import type { PasswordOptions } from '../../passwords.js';
 import { requireSocket } from '../../socket.js';
 
 export type AddOptions =
-  | { action: 'add'; name: string; lifetime: number | undefined; password: PasswordOptions }
+  | { action: 'add'; name: string; lifetime: number | undefined; confirm: boolean; keyring: KeyringMode; password: PasswordOptions }
   | { action: 'remove'; name: string }
   | { action: 'remove-all' }
   | { action: 'list' }
-  | { action: 'loaded' };
+  | { action: 'loaded'; format: 'names' | 'long' | 'json' }
+  | { action: 'lock' | 'unlock'; password: PasswordOptions };
 
 const TIMEOUT = { timeoutMs: 60_000 };
-
-/** Password tries on a terminal before giving up. */
-const PROMPT_TRIES = 3;
 
 export async function run(o: AddOptions, io: Io): Promise<void> {
   switch (o.action) {
@@ -25,9 +24,25 @@ export async function run(o: AddOptions, io: Io): Promise<void> {
       return;
     }
     case 'loaded': {
+      if (o.format !== 'names') return loadedDetails(o.format, io);
       const r = await request('loaded_accounts', {}, { socketPath: requireSocket(io.env), ...TIMEOUT });
       const info = (r as { info?: unknown }).info;
       io.stdout.write(Array.isArray(info) ? info.map((n) => `${String(n)}\n`).join('') : '');
+      return;
+    }
+    case 'lock':
+    case 'unlock': {
+      const socketPath = requireSocket(io.env);
+      const password = await resolvePassword({
+        ...o.password,
+        env: io.env,
+        confirm: o.action === 'lock',
+        prompt: { question: o.action === 'lock' ? 'Lock password: ' : 'Unlock password: ', confirmQuestion: 'Repeat it: ' },
+      });
+      // An unlock may wait out the growing delay after wrong passwords (up to about a minute).
+      const r = await request(o.action, { password }, { socketPath, timeoutMs: 120_000 });
+      const info = (r as { info?: unknown }).info;
+      io.stderr.write(`${typeof info === 'string' ? info : o.action === 'lock' ? 'Agent locked' : 'Agent unlocked'}\n`);
       return;
     }
     case 'remove':
@@ -51,30 +66,39 @@ async function add(o: Extract<AddOptions, { action: 'add' }>, io: Io): Promise<v
   }
   const socketPath = requireSocket(io.env);
   const dir = configDir({ env: io.env });
-  const interactive = o.password.pwEnv === undefined && o.password.pwFile === undefined && o.password.pwCmd === undefined;
-  let loaded;
-  for (let attempt = 1; ; attempt++) {
-    const password = await resolvePassword({ ...o.password, env: io.env, prompt: { question: `Encryption password for account '${o.name}': ` } });
-    try {
-      loaded = await loadAccount(dir, o.name, password);
-      break;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'STORE_WRONG_PASSWORD') {
-        if (interactive && attempt < PROMPT_TRIES) {
-          io.stderr.write('Wrong password, try again.\n');
-          continue;
-        }
-        throw new CliError(`wrong password for account '${o.name}'`, ExitCode.password);
-      }
-      if (code === 'STORE_NOT_FOUND') throw new CliError(`no account '${o.name}' in ${dir}: create it with: token-gen ${o.name}`, ExitCode.account);
-      throw err;
-    }
-  }
+  const loaded = await openAccount(dir, o.name, o.password, io, o.keyring);
   const config = JSON.parse(serializeAccountConfig(loaded.config)) as Record<string, unknown>;
-  const params: { config: Record<string, unknown>; lifetime?: number } = { config };
+  // The file key (derived key + salt, never the password) lets the agent write rotated refresh
+  // tokens back to the file without asking again.
+  const params: { config: Record<string, unknown>; lifetime?: number; confirm?: boolean; token_agent_file_key: Record<string, unknown> } = {
+    config,
+    token_agent_file_key: serializeFileKey(loaded.key),
+  };
+  loaded.key.derived.fill(0);
   if (o.lifetime !== undefined) params.lifetime = o.lifetime;
+  if (o.confirm) params.confirm = true;
   const r = await request('add', params, { socketPath, ...TIMEOUT });
   const info = (r as { info?: unknown }).info;
   io.stderr.write(`Account '${o.name}' loaded.${typeof info === 'string' && info ? ` ${info}` : ''}\n`);
+}
+
+function age(now: number, t: number | undefined): string {
+  return t === undefined ? 'never' : `${Math.max(0, now - t)} s ago`;
+}
+
+/** `--loaded --long|--json`: lifetimes, last refresh and last error per loaded account. */
+async function loadedDetails(format: 'long' | 'json', io: Io): Promise<void> {
+  const r = await request('status_json', {}, { socketPath: requireSocket(io.env), ...TIMEOUT });
+  const accounts = ((r as { info?: { accounts?: LoadedAccountStatus[] } }).info?.accounts ?? []) as LoadedAccountStatus[];
+  if (format === 'json') {
+    io.stdout.write(`${JSON.stringify(accounts)}\n`);
+    return;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  for (const a of accounts) {
+    const life = a.time_left === undefined ? 'no lifetime limit' : `${a.time_left} s left`;
+    const flags = [a.confirm ? 'confirm' : undefined, a.write_back === false ? 'rotation not saved' : undefined].filter(Boolean);
+    const err = a.last_error === undefined ? '' : `\tlast error ${age(now, a.last_error.at)}: ${a.last_error.error}`;
+    io.stdout.write(`${a.name}\t${life}\tlast refresh ${age(now, a.last_refresh)}${flags.length ? `\t${flags.join(', ')}` : ''}${err}\n`);
+  }
 }

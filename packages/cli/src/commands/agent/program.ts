@@ -17,12 +17,16 @@ export function createProgram(onOptions: (o: AgentCliOptions) => void, io: Io = 
     .option('--status', 'show the status of the running agent')
     .option('-t, --lifetime <seconds>', 'default lifetime of loaded accounts (0 = until the agent stops)', parseSeconds)
     .option('-a, --socket-path <path>', 'listen on this socket path')
+    .option('--confirm', 'every token request needs a yes from the prompt command (--confirm-cmd)')
+    .option('--confirm-cmd <command>', 'confirmation prompt command (default $TOKEN_AGENT_CONFIRM_CMD); exit 0 = yes')
     .addOption(new Option('--log-level <level>', 'agent log level').choices(['debug', 'info', 'warn', 'error']))
     .passThroughOptions()
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage, 3 no agent; with COMMAND: its exit code.')
     .showHelpAfterError('(add --help for usage)')
     .action((command: string[], o: Record<string, unknown>) => {
       const shell: Shell = o['csh'] ? 'csh' : o['fish'] ? 'fish' : (io.env['SHELL'] ?? '').endsWith('csh') && !o['sh'] ? 'csh' : 'sh';
+      const confirm = o['confirm'] === true;
+      const confirmCmd = o['confirmCmd'] as string | undefined;
       onOptions({
         action: o['kill'] ? 'kill' : o['status'] ? 'status' : command.length > 0 ? 'run' : 'start',
         shell,
@@ -32,6 +36,8 @@ export function createProgram(onOptions: (o: AgentCliOptions) => void, io: Io = 
         socketPath: o['socketPath'] as string | undefined,
         logLevel: o['logLevel'] as string | undefined,
         command,
+        confirm,
+        confirmCmd,
       });
     });
 }

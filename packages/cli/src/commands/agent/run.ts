@@ -7,7 +7,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertSocketPathFits, request, socketPathFromEnv } from '@token-agent/protocol';
+import { AgentErrorText, ProtocolError, assertSocketPathFits, request, socketPathFromEnv } from '@token-agent/protocol';
 import { CliError, ExitCode, shellQuote, type Io } from '../../output.js';
 
 export type Shell = 'sh' | 'csh' | 'fish';
@@ -21,6 +21,9 @@ export interface AgentCliOptions {
   socketPath: string | undefined;
   logLevel: string | undefined;
   command: string[];
+  /** Every token request needs a confirmation (`--confirm`), by `confirmCmd` or $TOKEN_AGENT_CONFIRM_CMD. */
+  confirm?: boolean;
+  confirmCmd?: string | undefined;
 }
 
 interface AgentEnv {
@@ -53,9 +56,14 @@ export function formatUnset(pid: number, shell: Shell, quiet: boolean): string {
 }
 
 /** Asks an agent at `socket` for its pid; undefined when nothing answers. */
-async function probe(socket: string): Promise<AgentEnv | undefined> {
+async function probe(socket: string, env: NodeJS.ProcessEnv = {}): Promise<AgentEnv | undefined> {
   try {
-    const r = await request('status_json', {}, { socketPath: socket, timeoutMs: 3_000 });
+    const r = await request('status_json', {}, { socketPath: socket, timeoutMs: 3_000 }).catch((err: unknown) => {
+      // A locked agent answers only check and unlock: alive, and its pid is the one we exported.
+      if (!(err instanceof ProtocolError) || err.agentError !== AgentErrorText.locked) throw err;
+      const pid = socketPathFromEnv(env) === socket ? Number(env['TOKEN_AGENT_PID']) : NaN;
+      return { status: 'success', info: { pid: Number.isSafeInteger(pid) && pid > 0 ? pid : undefined } };
+    });
     const info = (r as { info?: { pid?: unknown } }).info;
     return { socket, pid: typeof info?.pid === 'number' ? info.pid : 0 };
   } catch {
@@ -99,12 +107,14 @@ async function startDaemon(
 ): Promise<AgentEnv> {
   assertSocketPathFits(chosen.path);
   // Another agent already serving the default path (another shell started it): reuse it.
-  const running = await probe(chosen.path);
+  const running = await probe(chosen.path, io.env);
   if (running !== undefined) return running;
   const args = [daemonPath(), '--socket', chosen.path, '--ready-fd', '3'];
   if (chosen.removeDir) args.push('--remove-dir');
   if (o.lifetime !== undefined) args.push('--lifetime', String(o.lifetime));
   if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
+  if (o.confirm) args.push('--confirm');
+  if (o.confirmCmd !== undefined) args.push('--confirm-cmd', o.confirmCmd);
   const logFile = await logFilePath(io.env);
   if (logFile !== undefined) args.push('--log-file', logFile);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: agentEnv(io.env) });
@@ -188,7 +198,7 @@ export async function run(o: AgentCliOptions, io: Io): Promise<number> {
     case 'kill': {
       const socket = o.socketPath ?? envSocket;
       if (socket === undefined) throw new CliError('no agent: TOKEN_AGENT_SOCK and OIDC_SOCK are not set', ExitCode.noAgent);
-      const a = await probe(socket);
+      const a = await probe(socket, io.env);
       if (a === undefined) throw new CliError(`no agent answers at ${socket}`, ExitCode.noAgent);
       await kill(a);
       io.stdout.write(o.json ? `${JSON.stringify({ killed: a.pid })}\n` : formatUnset(a.pid, o.shell, o.quiet));
@@ -196,7 +206,7 @@ export async function run(o: AgentCliOptions, io: Io): Promise<number> {
     }
     case 'start': {
       // Reuse the agent the environment points at when it is alive.
-      const live = o.socketPath === undefined && envSocket !== undefined ? await probe(envSocket) : undefined;
+      const live = o.socketPath === undefined && envSocket !== undefined ? await probe(envSocket, io.env) : undefined;
       print(io, live ?? (await startDaemon(o, io)), o);
       return ExitCode.ok;
     }

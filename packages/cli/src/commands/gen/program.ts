@@ -1,11 +1,32 @@
 /** Command line of `token-gen` (oidc-gen compatible where the options overlap). */
 import { Command, Option } from 'commander';
 import { CliError, ExitCode, processIo, runAction, type Io } from '../../output.js';
-import { addPasswordOptions, passwordOptionsFrom } from '../../passwords.js';
-import { run, type Flow, type GenOptions } from './run.js';
+import { addPasswordOptions, passwordOptionsFrom, type PasswordOptions } from '../../passwords.js';
+import { canOpenBrowser } from './browser.js';
+import { run, type Flow, type GenOptions, type LoginOptions } from './run.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function port(value: string, previous: number[]): number[] {
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n > 65535) throw new CliError(`--port must be a port number (0 = any free port), not '${value}'`, ExitCode.usage);
+  return [...previous, n];
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n < 1) throw new CliError(`--timeout must be a number of seconds, not '${value}'`, ExitCode.usage);
+  return n;
+}
+
+/** The flow when none is given: a refresh-token import, else the browser when one can be opened, else the device flow. */
+export function defaultFlow(o: Record<string, unknown>, env: NodeJS.ProcessEnv): Flow {
+  if (o['flow'] !== undefined) return o['flow'] as Flow;
+  if (o['rtEnv'] !== undefined || o['rtFile'] !== undefined) return 'refresh';
+  if (o['username'] !== undefined) return 'password';
+  return canOpenBrowser(env) ? 'code' : 'device';
 }
 
 export function createProgram(onOptions: (o: GenOptions) => void, io: Io = processIo): Command {
@@ -13,9 +34,12 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
     .description('Create an account: register a client at the OP, log in, store the refresh token encrypted.')
     .argument('[name]', 'account short name')
     .option('--issuer <url>', 'the OpenID Provider (issuer URL)')
-    .addOption(new Option('-w, --flow <flow>', 'how to log in').choices(['device', 'password', 'refresh']).default('device'))
+    .addOption(
+      new Option('-w, --flow <flow>', 'how to log in (default: code when a browser can be opened, else device)').choices(['code', 'device', 'password', 'refresh']),
+    )
     .option('-s, --scope <scope>', 'scope to request (repeatable; "max" = all the OP offers)', collect, [])
     .option('--aud <aud>', 'audience to restrict tokens to (repeatable)', collect, [])
+    .option('--pub', "use the issuer's public client from the provider list (issuer.config) instead of registering one")
     .option('--client-id <id>', 'use this registered client instead of dynamic registration')
     .option('--client-secret <secret>', 'secret of --client-id (visible in the process list: prefer --client-secret-env)')
     .option('--client-secret-env <var>', 'read the client secret from this environment variable')
@@ -25,10 +49,20 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
     .option('--rt-env [var]', 'refresh flow: read the refresh token from this environment variable (default OIDC_REFRESH_TOKEN)')
     .option('--rt-file <file>', 'refresh flow: read the refresh token from this file')
     .option('--no-qr', 'do not show a QR code for the device flow')
+    .option('--no-url-call', 'code flow: print the URL but do not open a browser')
+    .option('--port <port>', 'code flow: redirect-listener port to try (repeatable; default 4242, 8080, 43985; 0 = any free port)', port, [])
+    .option('--timeout <seconds>', `code flow: how long to wait for the browser (default 300)`, seconds)
+    .option('--json', 'device flow: print the device-authorization fields as JSON on stdout')
+    .option('--reauthenticate', 'log in again for an existing account: new refresh token, client and settings kept')
+    .option('--rename <new-name>', 'rename an account (file and, if loaded, the agent)')
+    .option('-u, --update', 're-encrypt an account file, e.g. under a new password')
+    .option('--new-pw-env <var>', 'with --update: read the new encryption password from this environment variable')
+    .option('--new-pw-file <file>', 'with --update: read the new encryption password from this file')
     .option('-l, --list', 'list configured accounts')
     .option('-p, --print', 'print the decrypted account configuration')
     .option('--show-secrets', 'with --print: include refresh token and client secret')
-    .option('-d, --delete', 'revoke the refresh token at the OP and delete the account');
+    .option('-d, --delete', 'revoke the refresh token at the OP and delete the account')
+    .option('--keyring', 'save the encryption password in the OS keychain (with --print/--delete: read it from there; --delete also removes it)');
   return addPasswordOptions(cmd)
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage, 3 no agent, 4 unknown account, 5 wrong password / no password source.')
     .showHelpAfterError('(add --help for usage)')
@@ -36,12 +70,39 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
       if (o['list']) return onOptions({ action: 'list' });
       if (name === undefined) throw new CliError('an account name is required (see --help)', ExitCode.usage);
       const password = passwordOptionsFrom(o);
-      if (o['print']) return onOptions({ action: 'print', name, showSecrets: o['showSecrets'] === true, password });
-      if (o['delete']) return onOptions({ action: 'delete', name, password });
+      const keyring = o['keyring'] === true;
+      if (o['print']) return onOptions({ action: 'print', name, showSecrets: o['showSecrets'] === true, password, keyring });
+      if (o['delete']) return onOptions({ action: 'delete', name, password, keyring });
+      if (o['rename'] !== undefined) return onOptions({ action: 'rename', name, newName: o['rename'] as string, password, keyring });
+      if (o['update']) {
+        const newPassword: PasswordOptions = {};
+        if (o['newPwEnv'] !== undefined) newPassword.pwEnv = o['newPwEnv'] as string;
+        if (o['newPwFile'] !== undefined) newPassword.pwFile = o['newPwFile'] as string;
+        return onOptions({ action: 'update', name, password, keyring, newPassword });
+      }
+      const flow = defaultFlow(o, io.env);
+      const loginOptions: LoginOptions = {
+        flow,
+        qr: o['qr'] !== false,
+        urlCall: o['urlCall'] !== false,
+        ports: o['port'] as number[],
+        timeout: o['timeout'] as number | undefined,
+        json: o['json'] === true,
+      };
+      if (o['reauthenticate']) {
+        return onOptions({
+          action: 'reauthenticate',
+          name,
+          password,
+          keyring,
+          login: loginOptions,
+          username: o['username'] as string | undefined,
+          opPasswordEnv: o['opPasswordEnv'] as string | undefined,
+          opPasswordFile: o['opPasswordFile'] as string | undefined,
+        });
+      }
       const issuer = o['issuer'] as string | undefined;
-      if (issuer === undefined) throw new CliError('--issuer URL is required to create an account', ExitCode.usage);
-      let flow = o['flow'] as Flow;
-      if ((o['rtEnv'] !== undefined || o['rtFile'] !== undefined) && flow === 'device') flow = 'refresh';
+      if (o['pub'] && o['clientId'] !== undefined) throw new CliError('--pub and --client-id exclude each other', ExitCode.usage);
       let clientSecret = o['clientSecret'] as string | undefined;
       const secretEnv = o['clientSecretEnv'] as string | undefined;
       if (secretEnv !== undefined) {
@@ -52,7 +113,7 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
         action: 'create',
         name,
         issuer,
-        flow,
+        pub: o['pub'] === true,
         scopes: o['scope'] as string[],
         audiences: o['aud'] as string[],
         clientId: o['clientId'] as string | undefined,
@@ -63,7 +124,8 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
         rtEnv: o['rtEnv'] === true ? undefined : (o['rtEnv'] as string | undefined),
         rtFile: o['rtFile'] as string | undefined,
         password,
-        qr: o['qr'] !== false,
+        keyring,
+        ...loginOptions,
       });
     });
 }

@@ -4,31 +4,45 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request, type DeviceAuthorization } from '@token-agent/protocol';
+import { ProtocolError, request, socketPathFromEnv, type DeviceAuthorization } from '@token-agent/protocol';
 import {
   accountExists,
   configDir,
   deleteAccountFile,
   listAccounts,
-  loadAccount,
   parseAccountConfig,
   promptPassword,
   resolvePassword,
   saveAccount,
   serializeAccountConfig,
+  serializeFileKey,
   validateAccountName,
   type AccountConfig,
+  type FileKey,
+  findIssuer,
+  loadIssuerConfig,
+  type IssuerEntry,
 } from '@token-agent/store';
+import { openAccount } from '../../account-password.js';
+import { KeyringUnavailable, keyringDelete, keyringSet } from '../../keyring.js';
 import { CliError, ExitCode, type Io } from '../../output.js';
 import type { PasswordOptions } from '../../passwords.js';
 import { requireSocket } from '../../socket.js';
+import { canOpenBrowser, openBrowser } from './browser.js';
+import { cancellable, formatLeft, isTty, showProgress } from './progress.js';
 
-export type Flow = 'device' | 'password' | 'refresh';
+export type Flow = 'code' | 'device' | 'password' | 'refresh';
+
+/** How long token-gen (and the agent's redirect listener) wait for the browser by default. */
+export const DEFAULT_CODE_TIMEOUT_S = 300;
 
 export interface CreateOptions {
   action: 'create';
   name: string;
-  issuer: string;
+  /** Absent: chosen from the provider list on a terminal. */
+  issuer: string | undefined;
+  /** `--pub`: the issuer's public client from the provider list. */
+  pub: boolean;
   flow: Flow;
   scopes: string[];
   audiences: string[];
@@ -43,13 +57,38 @@ export interface CreateOptions {
   rtFile: string | undefined;
   password: PasswordOptions;
   qr: boolean;
+  /** Save the encryption password in the OS keychain. */
+  keyring: boolean;
+  /** Code flow: open the browser (`--no-url-call` turns it off). */
+  urlCall: boolean;
+  /** Code flow: redirect-listener ports to try (`--port`, repeatable; 0 = any free port). */
+  ports: number[];
+  /** Seconds to wait for the login (code flow; the device flow follows the OP's expiry). */
+  timeout: number | undefined;
+  /** Device flow: print the device-authorization fields as JSON on stdout. */
+  json: boolean;
 }
+
+/** What every login needs besides the account configuration. */
+export type LoginOptions = Pick<CreateOptions, 'flow' | 'qr' | 'urlCall' | 'ports' | 'timeout' | 'json'>;
 
 export type GenOptions =
   | CreateOptions
   | { action: 'list' }
-  | { action: 'print'; name: string; showSecrets: boolean; password: PasswordOptions }
-  | { action: 'delete'; name: string; password: PasswordOptions };
+  | { action: 'print'; name: string; showSecrets: boolean; password: PasswordOptions; keyring: boolean }
+  | { action: 'delete'; name: string; password: PasswordOptions; keyring: boolean }
+  | {
+      action: 'reauthenticate';
+      name: string;
+      password: PasswordOptions;
+      keyring: boolean;
+      login: LoginOptions;
+      username: string | undefined;
+      opPasswordEnv: string | undefined;
+      opPasswordFile: string | undefined;
+    }
+  | { action: 'rename'; name: string; newName: string; password: PasswordOptions; keyring: boolean }
+  | { action: 'update'; name: string; password: PasswordOptions; keyring: boolean; newPassword: PasswordOptions };
 
 const SECRET_KEYS = ['refresh_token', 'client_secret', 'registration_access_token', 'password'] as const;
 
@@ -89,7 +128,7 @@ export async function run(o: GenOptions, io: Io): Promise<void> {
     }
     case 'print': {
       checkName(o.name);
-      const { config } = await unlock(dir, o.name, o.password, io);
+      const { config } = await openAccount(dir, o.name, o.password, io, o.keyring ? 'try' : false);
       const out = JSON.parse(serializeAccountConfig(config)) as Record<string, unknown>;
       if (!o.showSecrets) for (const k of SECRET_KEYS) if (typeof out[k] === 'string' && out[k] !== '') out[k] = '(hidden: use --show-secrets)';
       io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -98,10 +137,37 @@ export async function run(o: GenOptions, io: Io): Promise<void> {
     case 'delete': {
       checkName(o.name);
       const socketPath = requireSocket(io.env);
-      const { config } = await unlock(dir, o.name, o.password, io);
-      await request('delete', { config: JSON.parse(serializeAccountConfig(config)) as Record<string, unknown> }, { socketPath, timeoutMs: 60_000 });
+      const { config } = await openAccount(dir, o.name, o.password, io, o.keyring ? 'try' : false);
+      const deleted = await request('delete', { config: JSON.parse(serializeAccountConfig(config)) as Record<string, unknown> }, { socketPath, timeoutMs: 60_000 });
       await deleteAccountFile(dir, o.name);
-      io.stderr.write(`Account '${o.name}' deleted: refresh token revoked at the OP, file removed.\n`);
+      const info = (deleted as { info?: string }).info;
+      const client = config.registration_client_uri && config.registration_access_token && info === undefined ? ', client registration deleted' : '';
+      io.stderr.write(`Account '${o.name}' deleted: refresh token revoked at the OP${client}, file removed.\n`);
+      if (info !== undefined) io.stderr.write(`Note: ${info}\n`);
+      if (o.keyring) {
+        await keyringDelete(o.name, io.env).then(
+          (had) => had && io.stderr.write(`Its password was removed from the keychain.\n`),
+          (err: unknown) => io.stderr.write(`${(err as Error).message}; its password (if any) stays there.\n`),
+        );
+      }
+      return;
+    }
+    case 'reauthenticate':
+      return reauthenticate(o, dir, io);
+    case 'rename':
+      return rename(o, dir, io);
+    case 'update': {
+      checkName(o.name);
+      const { config } = await openAccount(dir, o.name, o.password, io, o.keyring ? 'try' : false);
+      const newPassword = await resolvePassword({
+        ...o.newPassword,
+        env: io.env,
+        confirm: true,
+        prompt: { question: `New encryption password for account '${o.name}': `, confirmQuestion: 'Repeat it: ' },
+      });
+      // A fresh salt and key derivation, in the current file format.
+      await saveAccount(dir, o.name, config, newPassword);
+      io.stderr.write(`Account '${o.name}' re-encrypted in ${join(dir, o.name)}\n`);
       return;
     }
     case 'create':
@@ -109,16 +175,74 @@ export async function run(o: GenOptions, io: Io): Promise<void> {
   }
 }
 
-async function unlock(dir: string, name: string, pw: PasswordOptions, io: Io): Promise<{ config: AccountConfig }> {
-  const password = await resolvePassword({ ...pw, env: io.env, prompt: { question: `Encryption password for account '${name}': ` } });
-  try {
-    return await loadAccount(dir, name, password);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'STORE_WRONG_PASSWORD') throw new CliError(`wrong password for account '${name}'`, ExitCode.password);
-    if (code === 'STORE_NOT_FOUND') throw new CliError(`no account '${name}' in ${dir}`, ExitCode.account);
-    throw err;
+/** Opens an existing account with the `--pw-*` sources or a prompt. */
+export async function unlock(dir: string, name: string, pw: PasswordOptions, io: Io): Promise<{ config: AccountConfig; key: FileKey }> {
+  return openAccount(dir, name, pw, io, false);
+}
+
+/** Password flow: the user name and the OP password (from env, file, or a prompt) go into the gen request. */
+async function addOpCredentials(
+  config: Record<string, unknown>,
+  o: { username: string | undefined; opPasswordEnv: string | undefined; opPasswordFile: string | undefined },
+  io: Io,
+): Promise<void> {
+  if (o.username === undefined) throw new CliError('the password flow needs --username', ExitCode.usage);
+  config['username'] = o.username;
+  config['password'] =
+    o.opPasswordEnv !== undefined
+      ? fromEnv(io.env, o.opPasswordEnv, 'password')
+      : o.opPasswordFile !== undefined
+        ? await firstLine(o.opPasswordFile, 'password')
+        : await promptPassword(`Password of ${o.username} at ${String(config['issuer_url'])}: `);
+}
+
+/**
+ * `--reauthenticate`: a new login for an existing account. Client, scopes, audience and every
+ * other setting are kept; only the refresh token changes. The file keeps its password (saved with
+ * the key derived when it was opened).
+ */
+async function reauthenticate(o: Extract<GenOptions, { action: 'reauthenticate' }>, dir: string, io: Io): Promise<void> {
+  checkName(o.name);
+  const socketPath = requireSocket(io.env);
+  const { config: old, key } = await openAccount(dir, o.name, o.password, io, o.keyring ? 'try' : false);
+  if (!old.client_id) throw new CliError(`account '${o.name}' has no client_id: delete it (token-gen ${o.name} --delete) and create it again`);
+  if (o.login.flow === 'refresh') throw new CliError('--reauthenticate needs a login flow: code, device or password', ExitCode.usage);
+  const config = JSON.parse(serializeAccountConfig(old)) as Record<string, unknown>;
+  delete config['refresh_token'];
+  config['name'] = o.name;
+  if (o.login.flow === 'password') await addOpCredentials(config, o, io);
+  const fresh = parseAccountConfig(await login(socketPath, config, o.login, io));
+  // Everything but the refresh token stays as it was.
+  const updated: AccountConfig = { ...old, refresh_token: fresh.refresh_token ?? '' };
+  if (old.redirect_uris === undefined && fresh.redirect_uris !== undefined) updated.redirect_uris = fresh.redirect_uris;
+  await saveAccount(dir, o.name, updated, key);
+  io.stderr.write(`Account '${o.name}' re-authenticated: new refresh token loaded into the agent and saved to ${join(dir, o.name)}\n`);
+  await handOverFileKey(socketPath, o.name, updated, key, io);
+}
+
+/** `--rename NEW`: the file under the new name (same password), the old one removed; a loaded account follows. */
+async function rename(o: Extract<GenOptions, { action: 'rename' }>, dir: string, io: Io): Promise<void> {
+  checkName(o.name);
+  checkName(o.newName);
+  if (await accountExists(dir, o.newName)) throw new CliError(`account '${o.newName}' already exists in ${dir}`);
+  const { config, key } = await openAccount(dir, o.name, o.password, io, o.keyring ? 'try' : false);
+  const renamed: AccountConfig = { ...config, name: o.newName };
+  await saveAccount(dir, o.newName, renamed, key);
+  await deleteAccountFile(dir, o.name);
+  let inAgent = false;
+  const socketPath = socketPathFromEnv(io.env);
+  if (socketPath !== undefined) {
+    const loaded = await request('loaded_accounts', {}, { socketPath, timeoutMs: 5_000 }).then(
+      (r) => (r as { info?: string[] }).info ?? [],
+      () => [] as string[],
+    );
+    if (loaded.includes(o.name)) {
+      await request('add', { config: JSON.parse(serializeAccountConfig(renamed)) as Record<string, unknown>, plain_add: true }, { socketPath, timeoutMs: 30_000 });
+      await request('remove', { account: o.name }, { socketPath, timeoutMs: 5_000 });
+      inAgent = true;
+    }
   }
+  io.stderr.write(`Account '${o.name}' renamed to '${o.newName}'${inAgent ? ' (also in the agent)' : ''}\n`);
 }
 
 async function create(o: CreateOptions, dir: string, io: Io): Promise<void> {
@@ -127,21 +251,33 @@ async function create(o: CreateOptions, dir: string, io: Io): Promise<void> {
     throw new CliError(`account '${o.name}' already exists in ${dir}: choose another name, or delete it first with: token-gen ${o.name} --delete`);
   }
   const socketPath = requireSocket(io.env);
-  const config: Record<string, unknown> = { name: o.name, issuer_url: o.issuer };
-  if (o.scopes.length > 0) config['auth_scope'] = o.scopes.join(' ');
+  let providers: IssuerEntry[] | undefined;
+  const providerList = async () => (providers ??= await loadIssuerConfig({ configDir: dir }));
+  let issuer = o.issuer;
+  if (issuer === undefined) {
+    if (!isTty(io.stderr) || !process.stdin.isTTY) throw new CliError('--issuer URL is required to create an account (on a terminal, token-gen offers a list)', ExitCode.usage);
+    issuer = await chooseIssuer(await providerList(), io);
+  }
+  const config: Record<string, unknown> = { name: o.name, issuer_url: issuer };
+  let scopes = o.scopes;
+  if (o.pub) {
+    const pub = findIssuer(await providerList(), issuer)?.pubclient;
+    if (pub === undefined) {
+      throw new CliError(
+        `no public client is known for ${issuer}: add one to ${join(dir, 'issuer.config')} (oidc-agent's format), or leave out --pub (dynamic registration), or pass --client-id`,
+        ExitCode.usage,
+      );
+    }
+    config['client_id'] = pub.client_id;
+    config['client_secret'] = pub.client_secret ?? '';
+    // `--scope max` with a public client: everything the client may ask for.
+    if (pub.scope && (scopes.length === 0 || scopes.includes('max'))) scopes = [pub.scope];
+  }
+  if (scopes.length > 0) config['auth_scope'] = scopes.join(' ');
   if (o.audiences.length > 0) config['audience'] = o.audiences.join(' ');
   if (o.clientId !== undefined) config['client_id'] = o.clientId;
   if (o.clientSecret !== undefined) config['client_secret'] = o.clientSecret;
-  if (o.flow === 'password') {
-    if (o.username === undefined) throw new CliError('the password flow needs --username', ExitCode.usage);
-    config['username'] = o.username;
-    config['password'] =
-      o.opPasswordEnv !== undefined
-        ? fromEnv(io.env, o.opPasswordEnv, 'password')
-        : o.opPasswordFile !== undefined
-          ? await firstLine(o.opPasswordFile, 'password')
-          : await promptPassword(`Password of ${o.username} at ${o.issuer}: `);
-  }
+  if (o.flow === 'password') await addOpCredentials(config, o, io);
   if (o.flow === 'refresh') {
     config['refresh_token'] =
       o.rtFile !== undefined ? await firstLine(o.rtFile, 'refresh token') : fromEnv(io.env, o.rtEnv ?? 'OIDC_REFRESH_TOKEN', 'refresh token');
@@ -154,29 +290,136 @@ async function create(o: CreateOptions, dir: string, io: Io): Promise<void> {
     prompt: { question: `Encryption password for the new account '${o.name}': `, confirmQuestion: 'Repeat it: ' },
   });
 
-  const started = await request('gen', { config, flow: [o.flow] }, { socketPath, timeoutMs: 120_000 });
   let result: Record<string, unknown>;
-  if (started.status === 'accepted') {
-    const g = started as { state?: string; oidc_device?: DeviceAuthorization };
-    if (g.state === undefined || g.oidc_device === undefined) throw new CliError('the agent started a flow without telling how to follow it');
-    await showDevice(g.oidc_device, o.qr, io);
-    result = await waitForFlow(socketPath, g.state, g.oidc_device.expires_in, io);
-  } else {
-    const c = (started as { config?: Record<string, unknown> }).config;
-    if (c === undefined) throw new CliError('the agent returned no account configuration');
-    result = c;
+  try {
+    result = await login(socketPath, config, o, io);
+  } catch (err) {
+    throw await withPubClientHint(err, issuer, config['client_id'] === undefined ? providerList : undefined, o.name);
   }
   const account = parseAccountConfig(result);
-  await saveAccount(dir, o.name, account, password);
+  const key = await saveAccount(dir, o.name, account, password);
   io.stderr.write(`Account '${o.name}' created, loaded into the agent, and saved encrypted to ${join(dir, o.name)}\n`);
+  await handOverFileKey(socketPath, o.name, account, key, io);
+  if (o.keyring) {
+    try {
+      await keyringSet(o.name, password, io.env);
+      io.stderr.write(`Its password is saved in the keychain (token-add ${o.name} --keyring needs no prompt).\n`);
+    } catch (err) {
+      if (!(err instanceof KeyringUnavailable)) throw err;
+      io.stderr.write(`${err.message}; the password was not saved there.\n`);
+    }
+  }
 }
 
-async function showDevice(d: DeviceAuthorization, qr: boolean, io: Io): Promise<void> {
-  const minutes = Math.max(1, Math.round(d.expires_in / 60));
+/**
+ * Gives the agent the new file's key (an `add` of the saved configuration with
+ * `token_agent_file_key`; the agent keeps its loaded account and only takes the key), so that a
+ * rotated refresh token is written back without a prompt. The file is saved either way.
+ */
+async function handOverFileKey(socketPath: string, name: string, account: AccountConfig, key: FileKey, io: Io): Promise<void> {
+  const config = JSON.parse(serializeAccountConfig(account)) as Record<string, unknown>;
+  try {
+    await request('add', { config, token_agent_file_key: serializeFileKey(key) as unknown as Record<string, unknown> }, { socketPath, timeoutMs: 60_000 });
+  } catch (err) {
+    const why = err instanceof Error ? ((err as { agentError?: string }).agentError ?? err.message) : String(err);
+    io.stderr.write(`token-gen: warning: the agent did not take the file key (${why}); rotated refresh tokens are saved only after: token-add ${name}\n`);
+  } finally {
+    key.derived.fill(0);
+  }
+}
+
+/**
+ * A refused dynamic registration already says to pass --client-id/--client-secret; when the
+ * provider list knows a public client for the issuer, say that --pub works too.
+ */
+async function withPubClientHint(err: unknown, issuer: string, providers: (() => Promise<IssuerEntry[]>) | undefined, name: string): Promise<unknown> {
+  if (!(err instanceof ProtocolError) || providers === undefined || !/refused to register a client/.test(err.agentError ?? '')) return err;
+  const pub = await providers().then(
+    (list) => findIssuer(list, issuer)?.pubclient,
+    () => undefined,
+  );
+  if (pub === undefined) return err;
+  return new CliError(`${err.agentError}; or use the issuer's public client: token-gen ${name} --issuer ${issuer} --pub`);
+}
+
+/** On a terminal without --issuer: the provider list, numbered, or a URL typed in. */
+async function chooseIssuer(providers: IssuerEntry[], io: Io): Promise<string> {
+  const lines = ['Choose the OpenID Provider to log in with:'];
+  providers.forEach((p, i) => {
+    const extra = [p.pubclient ? 'public client' : '', p.default_account ? `default account: ${p.default_account}` : ''].filter(Boolean).join(', ');
+    lines.push(`  ${String(i + 1).padStart(2)}) ${p.name ? `${p.name}  ` : ''}${p.issuer}${extra ? `  (${extra})` : ''}`);
+  });
+  lines.push('  or type the issuer URL of another provider.');
+  io.stderr.write(`${lines.join('\n')}\n`);
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: io.stderr, terminal: true });
+  try {
+    for (let tries = 0; tries < 3; tries++) {
+      const answer = (await rl.question('Provider (number or URL): ')).trim();
+      const n = Number(answer);
+      if (/^\d+$/.test(answer) && n >= 1 && n <= providers.length) return providers[n - 1]!.issuer;
+      if (/^https?:\/\/\S+$/.test(answer) && URL.canParse(answer)) return answer;
+      io.stderr.write(`Not a number from 1 to ${providers.length} or an http(s) URL.\n`);
+    }
+  } finally {
+    rl.close();
+  }
+  throw new CliError('no provider chosen', ExitCode.usage);
+}
+
+/**
+ * Runs a login through the agent (`gen`) and returns the account configuration with its new
+ * refresh token. Code and device flows are followed with `state_lookup` until they end; Ctrl-C
+ * cancels the flow in the agent (`term_http_server`) and nothing is returned.
+ */
+export async function login(socketPath: string, config: Record<string, unknown>, o: LoginOptions, io: Io): Promise<Record<string, unknown>> {
+  const params: Parameters<typeof request<'gen'>>[1] = { config, flow: [o.flow] };
+  if (o.flow === 'code') {
+    if (o.ports.length > 0) params.ports = o.ports.map(String);
+    params.timeout = o.timeout ?? DEFAULT_CODE_TIMEOUT_S;
+  }
+  const started = await request('gen', params, { socketPath, timeoutMs: 120_000 });
+  if (started.status !== 'accepted') {
+    const c = (started as { config?: Record<string, unknown> }).config;
+    if (c === undefined) throw new CliError('the agent returned no account configuration');
+    return c;
+  }
+  const g = started as { state?: string; oidc_device?: DeviceAuthorization; uri?: string };
+  if (g.state !== undefined && g.uri !== undefined) {
+    await showCodeUrl(g.uri, o.urlCall, io);
+    return waitForFlow(socketPath, g.state, o.timeout ?? DEFAULT_CODE_TIMEOUT_S, 'Waiting for the login in the browser', io);
+  }
+  if (g.state !== undefined && g.oidc_device !== undefined) {
+    await showDevice(g.oidc_device, o.qr, o.json, io);
+    return waitForFlow(socketPath, g.state, g.oidc_device.expires_in, 'Waiting for the approval', io);
+  }
+  throw new CliError('the agent started a flow without telling how to follow it');
+}
+
+/** The URL always goes to stderr (a user on another device can use it); the browser only when wanted. */
+async function showCodeUrl(uri: string, urlCall: boolean, io: Io): Promise<void> {
+  io.stderr.write(`To log in, open this URL in a browser:\n${uri}\n`);
+  if (!urlCall) return;
+  if (!canOpenBrowser(io.env)) {
+    io.stderr.write('(no display to open a browser on: open the URL yourself, on this machine)\n');
+    return;
+  }
+  if (await openBrowser(uri)) io.stderr.write('(opened in your browser)\n');
+  else io.stderr.write('(could not open a browser: open the URL yourself)\n');
+}
+
+async function showDevice(d: DeviceAuthorization, qr: boolean, json: boolean, io: Io): Promise<void> {
+  if (json) {
+    const fields: Record<string, unknown> = { verification_uri: d.verification_uri, user_code: d.user_code };
+    if (d.verification_uri_complete) fields['verification_uri_complete'] = d.verification_uri_complete;
+    fields['expires_in'] = d.expires_in;
+    fields['interval'] = d.interval;
+    io.stdout.write(`${JSON.stringify(fields)}\n`);
+  }
   const lines = [`To log in, open ${d.verification_uri} and enter the code: ${d.user_code}`];
   if (d.verification_uri_complete) lines.push(`or open directly: ${d.verification_uri_complete}`);
-  lines.push(`(the code expires in ${minutes} minute${minutes === 1 ? '' : 's'}; waiting for the login…)`);
-  if (qr && (io.stderr as { isTTY?: boolean }).isTTY) {
+  if (!isTty(io.stderr)) lines.push(`expires_in: ${d.expires_in}`);
+  if (qr && isTty(io.stderr)) {
     const { toString } = await import('qrcode');
     const code = await toString(d.verification_uri_complete ?? d.verification_uri, { type: 'terminal', small: true });
     lines.push(code);
@@ -184,19 +427,49 @@ async function showDevice(d: DeviceAuthorization, qr: boolean, io: Io): Promise<
   io.stderr.write(`${lines.join('\n')}\n`);
 }
 
-/** Polls `state_lookup` until the flow ends; the agent does the polling of the OP. */
-async function waitForFlow(socketPath: string, state: string, expiresIn: number, io: Io): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + (expiresIn + 30) * 1000;
-  const interval = Number(io.env['TOKEN_GEN_POLL_MS'] ?? 1000);
-  while (Date.now() < deadline) {
-    const r = await request('state_lookup', { state }, { socketPath, timeoutMs: 30_000 });
-    if (r.status === 'success') {
-      const config = (r as { config?: Record<string, unknown> }).config;
-      if (config === undefined) throw new CliError('the agent finished the flow without an account configuration');
-      return config;
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
     }
-    if (r.status === 'FoundButReceived') throw new CliError('the result of this login was already taken by another client');
-    await new Promise((res) => setTimeout(res, interval));
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Polls `state_lookup` until the flow ends (the agent talks to the OP), showing progress; the
+ * countdown is `seconds`, the agent's own limit for the flow.
+ */
+async function waitForFlow(socketPath: string, state: string, seconds: number, what: string, io: Io): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + seconds * 1000;
+  const interval = Number(io.env['TOKEN_GEN_POLL_MS'] ?? 1000);
+  const progress = showProgress(io, what, deadline);
+  try {
+    return await cancellable(
+      async (signal) => {
+        // The agent ends the flow itself at its deadline; the margin covers clock and poll skew.
+        while (Date.now() < deadline + 30_000) {
+          if (signal.aborted) break;
+          const r = await request('state_lookup', { state }, { socketPath, timeoutMs: 30_000 });
+          if (r.status === 'success') {
+            const config = (r as { config?: Record<string, unknown> }).config;
+            if (config === undefined) throw new CliError('the agent finished the flow without an account configuration');
+            return config;
+          }
+          if (r.status === 'FoundButReceived') throw new CliError('the result of this login was already taken by another client');
+          await sleep(interval, signal);
+        }
+        if (signal.aborted) throw new CliError('cancelled: the login was abandoned and nothing was saved', ExitCode.cancelled);
+        throw new CliError(`the login was not completed in time (${formatLeft(seconds)} min): run token-gen again`);
+      },
+      async () => {
+        await request('term_http_server', { state }, { socketPath, timeoutMs: 5_000 });
+      },
+    );
+  } finally {
+    progress.stop();
   }
-  throw new CliError('the login was not completed in time (device code expired): run token-gen again');
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parseFast } from './fast-args.js';
 import { createProgram } from './program.js';
 import type { GetOptions } from './run.js';
+import { CliError, ExitCode } from '../../output.js';
 
 function viaCommander(args: string[]): GetOptions | undefined {
   let out: GetOptions | undefined;
@@ -32,6 +33,26 @@ const accepted: string[][] = [
   ['kit', '--env', '--json'],
   ['kit', '--name', 'my app'],
   ['kit', '--scope=a b', '--name=x'],
+  ['kit', '--bearer'],
+  ['kit', '--auth-header'],
+  ['kit', '--issuer'],
+  ['kit', '-i'],
+  ['kit', '--expires-at'],
+  ['kit', '-e'],
+  ['kit', '-i', '-e'],
+  ['kit', '--issuer', '--expires-at', '-s', 'openid'],
+  ['kit', '--json', '--bearer'],
+  ['kit', '--env', '--auth-header'],
+  ['kit', '--bearer', '--issuer'],
+  ['kit', '--watch'],
+  ['kit', '--watch', '-s', 'storage.read:/', '--aud', 'https://x.example', '-t', '120'],
+  ['kit', '--watch', '--bt-file', '/run/user/1000/bt_u1000'],
+  ['kit', '--watch', '--json'],
+  ['kit', '--bt-file=rel/token'],
+  ['kit', '--unwatch'],
+  ['kit', '--unwatch', '--bt-file', '/tmp/x'],
+  ['kit', '--bt'],
+  ['kit', '--bt', '--json', '-t', '300'],
 ];
 for (const args of accepted) {
   test(`fast parser agrees with commander: ${args.join(' ')}`, () => {
@@ -53,9 +74,50 @@ const deferred: string[][] = [
   ['kit', '--unknown'],
   ['kit', '--json=1'],
   ['-x', 'kit'],
+  ['kit', '-ie'],
+  ['kit', '--bearer=1'],
+  ['kit', '--bt-file'],
 ];
+
+// Contradictions: commander reports them as usage errors (exit 2).
+const conflicting: string[][] = [
+  ['kit', '--watch', '--unwatch'],
+  ['kit', '--bt', '--watch'],
+  ['https://op.example.org/', '--watch'],
+  ['kit', '--watch', '--env'],
+  ['kit', '--bt', '--bearer'],
+  ['kit', '--unwatch', '--issuer'],
+  ['kit', '--watch', '-f'],
+  ['kit', '--bt-file', '/x', '--auth-header'],
+];
+
 for (const args of deferred) {
   test(`fast parser defers to commander: ${JSON.stringify(args)}`, () => {
     assert.equal(parseFast(args), undefined);
   });
+}
+
+for (const args of conflicting) {
+  test(`a contradiction is a usage error, never the fast path: ${args.join(' ')}`, () => {
+    assert.equal(parseFast(args), undefined);
+    const p = createProgram(() => assert.fail('commander accepted it'))
+      .exitOverride()
+      .configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    assert.throws(() => p.parse(['node', 'token-get', ...args]), (e: unknown) => e instanceof CliError && e.exitCode === ExitCode.usage);
+  });
+}
+
+test('the file options and output options land where run() reads them', () => {
+  assert.deepEqual(pick(parseFast(['kit', '--watch', '--bt-file', 'f'])), { bt: 'watch', btFile: 'f', output: 'token' });
+  assert.deepEqual(pick(parseFast(['kit', '--bt-file', 'f'])), { bt: 'once', btFile: 'f', output: 'token' });
+  assert.deepEqual(pick(parseFast(['kit', '--unwatch'])), { bt: 'unwatch', btFile: undefined, output: 'token' });
+  assert.equal(parseFast(['kit', '-i', '-e'])?.output, 'issuer-expires-at');
+  assert.equal(parseFast(['kit', '-e'])?.output, 'expires-at');
+  assert.equal(parseFast(['kit', '--issuer'])?.output, 'issuer');
+  assert.equal(parseFast(['kit', '--auth-header'])?.output, 'auth-header');
+  assert.equal(parseFast(['kit', '--bearer', '--issuer'])?.output, 'bearer');
+});
+
+function pick(o: GetOptions | undefined): Partial<GetOptions> | undefined {
+  return o === undefined ? undefined : { bt: o.bt, btFile: o.btFile, output: o.output };
 }

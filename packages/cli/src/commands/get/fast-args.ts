@@ -4,9 +4,10 @@
  * options below, in their plain forms); anything else — help, errors, unusual spellings — returns
  * undefined and commander parses the command line instead. A table test checks that both agree.
  */
+import { btConflict, btMode, outputMode, type BtFlags, type OutputFlags } from './modes.js';
 import type { GetOptions } from './run.js';
 
-const VALUE_OPTIONS: Record<string, 'scope' | 'aud' | 'time' | 'name'> = {
+const VALUE_OPTIONS: Record<string, 'scope' | 'aud' | 'time' | 'name' | 'btFile'> = {
   '-s': 'scope',
   '--scope': 'scope',
   '--aud': 'aud',
@@ -15,15 +16,31 @@ const VALUE_OPTIONS: Record<string, 'scope' | 'aud' | 'time' | 'name'> = {
   '--min-valid': 'time',
   '--time': 'time',
   '--name': 'name',
+  '--bt-file': 'btFile',
 };
-const FLAGS: Record<string, 'force' | 'env' | 'json'> = { '-f': 'force', '--force-new': 'force', '-c': 'env', '--env': 'env', '--json': 'json' };
+type Flag = 'forceNew' | keyof OutputFlags | Exclude<keyof BtFlags, 'btFile'>;
+const FLAGS: Record<string, Flag> = {
+  '-f': 'forceNew',
+  '--force-new': 'forceNew',
+  '-c': 'env',
+  '--env': 'env',
+  '--json': 'json',
+  '--bearer': 'bearer',
+  '--auth-header': 'authHeader',
+  '-i': 'issuer',
+  '--issuer': 'issuer',
+  '-e': 'expiresAt',
+  '--expires-at': 'expiresAt',
+  '--watch': 'watch',
+  '--unwatch': 'unwatch',
+  '--bt': 'bt',
+};
 
 /** Parses `args` (argv without node and script) or returns undefined to defer to commander. */
 export function parseFast(args: readonly string[]): GetOptions | undefined {
   let target: string | undefined;
-  const o: GetOptions = { target: '', scopes: [], audiences: [], minValid: undefined, forceNew: false, appName: 'token-get', output: 'token' };
-  let env = false;
-  let json = false;
+  const o: GetOptions = { target: '', scopes: [], audiences: [], minValid: undefined, forceNew: false, appName: 'token-get', output: 'token', bt: undefined, btFile: undefined };
+  const flags: Partial<Record<Flag, boolean>> = {};
   for (let i = 0; i < args.length; i++) {
     let arg = args[i]!;
     let value: string | undefined;
@@ -40,6 +57,7 @@ export function parseFast(args: readonly string[]): GetOptions | undefined {
       if (kind === 'scope') o.scopes.push(value);
       else if (kind === 'aud') o.audiences.push(value);
       else if (kind === 'name') o.appName = value;
+      else if (kind === 'btFile') o.btFile = value;
       else {
         if (!/^\d{1,9}$/.test(value)) return undefined;
         o.minValid = Number(value);
@@ -48,9 +66,7 @@ export function parseFast(args: readonly string[]): GetOptions | undefined {
     }
     const flag = FLAGS[arg];
     if (flag !== undefined && value === undefined) {
-      if (flag === 'force') o.forceNew = true;
-      else if (flag === 'env') env = true;
-      else json = true;
+      flags[flag] = true;
       continue;
     }
     if (arg.startsWith('-') || target !== undefined || value !== undefined) return undefined;
@@ -58,6 +74,11 @@ export function parseFast(args: readonly string[]): GetOptions | undefined {
   }
   if (target === undefined) return undefined;
   o.target = target;
-  o.output = json ? 'json' : env ? 'env' : 'token';
-  return o;
+  o.forceNew = flags.forceNew === true;
+  o.output = outputMode(flags);
+  const bt = btMode({ ...flags, btFile: o.btFile });
+  // Contradictions are commander's to report.
+  if ('error' in bt) return undefined;
+  o.bt = bt.mode;
+  return btConflict(o) === undefined ? o : undefined;
 }
