@@ -31,6 +31,12 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const args = ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files];
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+const args = ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${process.env['TEST_TIMEOUT_MS'] ?? 300_000}`, `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files];
+// A watchdog for the whole run: a test file that never exits must fail the run, not hang CI.
+const limitMs = Number(process.env['TEST_RUN_LIMIT_MS'] ?? 20 * 60_000);
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', timeout: limitMs, killSignal: 'SIGKILL' });
+if (r.error?.code === 'ETIMEDOUT' || r.signal === 'SIGKILL') {
+  console.error(`run-tests: the test run exceeded ${limitMs / 60_000} minutes and was stopped`);
+  process.exit(1);
+}
 process.exit(r.status ?? 1);
