@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { authorizeCode } from '../scripts/dev-op/drive.ts';
 import type { DevOp } from '../scripts/dev-op/index.ts';
-import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, jwtPayload, startOp, waitFor, type RunResult } from './harness.ts';
+import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, jwtPayload, refreshAtOp, startOp, waitFor, type RunResult } from './harness.ts';
 
 const ENC = 'code flow encryption pw';
 
@@ -43,15 +43,8 @@ function config(world: World, name: string): Promise<Record<string, string>> {
   });
 }
 
-async function refreshAtOp(op: DevOp, c: Record<string, string>, refreshToken = c['refresh_token']!): Promise<Response> {
-  return fetch(`${op.issuer}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${c['client_id']}:${c['client_secret']}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
-  });
+function refreshWith(op: DevOp, c: Record<string, string>, refreshToken = c['refresh_token']!): Promise<Response> {
+  return refreshAtOp(op, c['client_id']!, c['client_secret']!, refreshToken);
 }
 
 describe('code flow through the loopback listener', () => {
@@ -218,7 +211,7 @@ describe('code flow through the loopback listener', () => {
       assert.deepEqual(after[key], before[key], key);
     }
     assert.deepEqual(after['redirect_uris'], before['redirect_uris']);
-    assert.equal((await refreshAtOp(op, after)).status, 200, 'the new refresh token works');
+    assert.equal((await refreshWith(op, after)).status, 200, 'the new refresh token works');
     const got = await world.run('token-get', ['reauth', '-f']);
     assert.equal(got.code, 0, got.stderr);
     assert.equal(jwtPayload(got.stdout.trim())['client_id'], before['client_id']);
@@ -244,7 +237,7 @@ describe('code flow through the loopback listener', () => {
     const reg = await read();
     assert.equal(reg.status, 401);
     assert.equal(((await reg.json()) as { error: string }).error, 'invalid_token');
-    const res = await refreshAtOp(op, cfg);
+    const res = await refreshWith(op, cfg);
     assert.equal(res.status, 401);
     assert.equal(((await res.json()) as { error: string }).error, 'invalid_client', 'the client itself is gone');
   });

@@ -9,20 +9,9 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { request } from '@token-agent/protocol';
 import { approveDevice } from '../scripts/dev-op/drive.ts';
 import type { DevOp } from '../scripts/dev-op/index.ts';
-import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, jwtPayload, startOp, waitFor } from './harness.ts';
+import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, jwtPayload, refreshAtOp, startOp, waitFor } from './harness.ts';
 
 const ENC = 'correct horse battery staple';
-
-async function refreshAtOp(op: DevOp, clientId: string, clientSecret: string, refreshToken: string): Promise<Response> {
-  return fetch(`${op.issuer}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
-  });
-}
 
 describe('device flow account', () => {
   let op: DevOp;

@@ -150,3 +150,15 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number
 export function jwtPayload(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
+
+/** A refresh_token grant straight at the OP, as the client of an account (to see what the OP thinks of a refresh token). */
+export function refreshAtOp(op: DevOp, clientId: string, clientSecret: string, refreshToken: string): Promise<Response> {
+  return fetch(`${op.issuer}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+  });
+}

@@ -23,6 +23,13 @@ describe('toTokenSet', () => {
     assert.equal(t.token_type, 'DPoP');
   });
 
+  it('with expires_in: a JWT exp that ends earlier wins; a later one does not', () => {
+    const early = fakeJwt({ exp: S0 + 59 });
+    assert.equal(toTokenSet({ access_token: early, token_type: 'Bearer', expires_in: 60 }, T0).expires_at, S0 + 59);
+    const late = fakeJwt({ exp: S0 + 3600 });
+    assert.equal(toTokenSet({ access_token: late, token_type: 'Bearer', expires_in: 60 }, T0).expires_at, S0 + 60);
+  });
+
   it('without expires_in: the JWT exp when in the future, else the default', () => {
     assert.equal(toTokenSet({ access_token: fakeJwt({ exp: S0 + 999 }), token_type: 'Bearer' }, T0).expires_at, S0 + 999);
     assert.equal(

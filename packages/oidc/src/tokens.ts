@@ -82,6 +82,10 @@ export function toTokenSet(body: unknown, receivedAt: number = Date.now(), what 
       throw bad(`"expires_in" in the answer from ${what} must be a positive number`);
     }
     expiresAt = nowS + Math.floor(expiresIn);
+    // Never claim more than the token itself says: `expires_in` counted from our receipt can end a
+    // second after the JWT's own `exp` (the OP issued it in the previous second).
+    const exp = jwtExpiry(accessToken);
+    if (exp !== undefined && exp > nowS && exp < expiresAt) expiresAt = exp;
   } else {
     const exp = jwtExpiry(accessToken);
     expiresAt = exp !== undefined && exp > nowS ? exp : nowS + DEFAULT_EXPIRES_IN_S;
