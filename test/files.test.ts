@@ -63,4 +63,35 @@ describe('crash safety of account writes', () => {
       if (!f.startsWith('.')) assert.ok(listed.stdout.split('\n').includes(f), `${f} is a complete account`);
     }
   });
+
+  test('SIGKILL of token-gen --update at any moment leaves the file under the old or the new password', async () => {
+    await world.createAccount(op, 'upd', 'pw-old-1');
+    const original = JSON.parse((await decryptAccountFile(readFileSync(join(world.configDir, 'upd'), 'utf8'), 'pw-old-1')).plaintext) as { refresh_token: string };
+    const t0 = Date.now();
+    const probe = await world.run('token-gen', ['upd', '--update', '--pw-env', 'OLD', '--new-pw-env', 'NEW'], { OLD: 'pw-old-1', NEW: 'pw-old-1' });
+    assert.equal(probe.code, 0, probe.stderr);
+    const full = Date.now() - t0;
+    let current = 'pw-old-1';
+    const seen = { old: 0, new: 0 };
+    for (let i = 0; i < 12; i++) {
+      const next = `pw-new-${i}`;
+      const child = world.spawn('token-gen', ['upd', '--update', '--pw-env', 'OLD', '--new-pw-env', 'NEW'], { OLD: current, NEW: next });
+      const done = collect(child);
+      const timer = setTimeout(() => child.kill('SIGKILL'), Math.round((full * (i + 1)) / 10));
+      await done;
+      clearTimeout(timer);
+      const text = readFileSync(join(world.configDir, 'upd'), 'utf8');
+      let plaintext: string;
+      try {
+        plaintext = (await decryptAccountFile(text, next)).plaintext;
+        current = next;
+        seen.new++;
+      } catch {
+        plaintext = (await decryptAccountFile(text, current)).plaintext; // must open with the old one
+        seen.old++;
+      }
+      assert.equal((JSON.parse(plaintext) as { refresh_token: string }).refresh_token, original.refresh_token, 'the same account, complete');
+    }
+    assert.ok(seen.old > 0 && seen.new > 0, `kills before and after the write (${JSON.stringify(seen)})`);
+  });
 });

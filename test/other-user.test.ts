@@ -1,6 +1,7 @@
 /**
  * Another user on the same machine (a shared login node): a second uid, created for the test and
- * run with setpriv, can neither connect to the agent's socket nor read account files or the log.
+ * run with setpriv, can neither connect to the agent's socket nor read account files, the log or a
+ * bt file the agent wrote.
  * Each layer is checked on its own: first with our private directories in place, then with each
  * directory opened up (0755) so that only the mode of the socket or file itself protects it.
  */
@@ -22,12 +23,13 @@ function skipReason(): string | false {
 
 const PROBE = `
 const net = require('node:net'), fs = require('node:fs');
-const [socket, file, log] = process.argv.slice(1);
+const [socket, file, log, bt] = process.argv.slice(1);
 const out = {};
 const tryFs = (k, f) => { try { f(); out[k] = 'ok'; } catch (e) { out[k] = e.code; } };
 tryFs('read_account', () => fs.readFileSync(file));
 tryFs('list_config_dir', () => fs.readdirSync(require('node:path').dirname(file)));
 tryFs('read_log', () => fs.readFileSync(log));
+tryFs('read_bt', () => fs.readFileSync(bt));
 const s = net.connect(socket);
 s.on('connect', () => { out.connect = 'ok'; s.write('{"request":"check"}'); });
 s.on('data', (d) => { out.reply = String(d); });
@@ -42,12 +44,15 @@ describe('another user', { skip: skipReason() }, () => {
   let uid = 0;
   let gid = 0;
   before(async () => {
-    op = await startOp();
+    op = await startOp({ accessTokenTtl: 300 });
     world = new World();
     // The world's root is 0700 (mkdtemp): open it so only our own modes stand in the way.
     chmodSync(world.root, 0o755);
     await world.startAgent();
     await world.createAccount(op, 'mine', 'other-user-enc-pw');
+    // A WLCG discovery file, in a directory the other user can enter: only its own mode protects it.
+    const bt = await world.run('token-get', ['mine', '--bt-file', join(world.root, 'bt_u0')]);
+    assert.equal(bt.code, 0, bt.stderr);
     const r = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
@@ -62,7 +67,7 @@ describe('another user', { skip: skipReason() }, () => {
   function probeAsOther(): Record<string, string> {
     const r = spawnSync(
       'setpriv',
-      [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', process.execPath, '-e', PROBE, world.socket, join(world.configDir, 'mine'), world.logFile],
+      [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', process.execPath, '-e', PROBE, world.socket, join(world.configDir, 'mine'), world.logFile, join(world.root, 'bt_u0')],
       { encoding: 'utf8', timeout: 20_000, cwd: '/' },
     );
     assert.equal(r.status, 0, r.stderr);
@@ -77,7 +82,8 @@ describe('another user', { skip: skipReason() }, () => {
     assert.equal(statSync(world.logFile).mode & 0o777, 0o600);
     assert.equal(statSync(dirname(world.logFile)).mode & 0o777, 0o700);
     const seen = probeAsOther();
-    assert.deepEqual(seen, { read_account: 'EACCES', list_config_dir: 'EACCES', read_log: 'EACCES', connect: 'EACCES' });
+    assert.equal(statSync(join(world.root, 'bt_u0')).mode & 0o777, 0o600);
+    assert.deepEqual(seen, { read_account: 'EACCES', list_config_dir: 'EACCES', read_log: 'EACCES', read_bt: 'EACCES', connect: 'EACCES' });
   });
 
   test('with the directories opened, the socket and file modes alone still refuse the other user', () => {
