@@ -1,27 +1,165 @@
 /**
- * Benchmarks (not tests): `pnpm bench`. Prints a Markdown report; figures are from one run on
- * this machine, and the ratios against a baseline measured in the same run are the headline.
+ * Benchmarks (not tests): `pnpm bench`. token-agent side by side with the real oidc-agent (Debian
+ * oidc-agent-cli 4.2.6) on the same dev OP (served over TLS with a throwaway certificate, as
+ * oidc-agent needs), the same accounts and the same load generator. Prints a Markdown report on
+ * stdout (and writes it to BENCH_OUT when set); figures are from one run on this machine, and the
+ * ratios against a baseline measured in the same run are the headline.
  *
- *  1. token-get for a cached token vs `node -e 0` (interleaved, median and p90, ratio).
- *  2. Cached-token requests/s against the agent at 1, 16 and 128 concurrent clients speaking the
- *     plaintext protocol, one connection per request (as clients do): req/s, p50, p99, failures.
- *
- * Options: BENCH_RUNS (CLI runs per command, default 40), BENCH_REQUESTS (requests per level,
- * default 20000).
+ * Options (environment):
+ *   BENCH_RUNS          CLI runs per command (default 50)
+ *   BENCH_REQUESTS      requests per throughput level (default 10000)
+ *   BENCH_MEM_REQUESTS  cached requests before the last memory reading (default 200000)
+ *   BENCH_ACCOUNTS      accounts loaded for the scale test (default 1000)
+ *   BENCH_BT_SECONDS    duration of the discovery-file freshness test (default 30)
+ *   BENCH_SKIP          comma-separated section numbers to skip (e.g. "6,7")
  */
-import { spawnSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { execFile, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { request } from '@token-agent/protocol';
-import { World, BIN, startOp } from '../../test/harness.ts';
+import { request, ProtocolError } from '@token-agent/protocol';
+import { World, BIN, startOp, waitFor } from '../../test/harness.ts';
+import { loadAccount, saveAccount } from '../../packages/store/dist/index.js';
+import type { DevOp } from '../dev-op/index.ts';
 
-const RUNS = Number(process.env['BENCH_RUNS'] ?? 40);
-const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 20_000);
+const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
+const RUNS = num('BENCH_RUNS', 50);
+const REQUESTS = num('BENCH_REQUESTS', 10_000);
+const MEM_REQUESTS = num('BENCH_MEM_REQUESTS', 200_000);
+const ACCOUNTS = num('BENCH_ACCOUNTS', 1000);
+const BT_SECONDS = num('BENCH_BT_SECONDS', 30);
+const SKIP = new Set((process.env['BENCH_SKIP'] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const PW = 'bench-password-1';
+const execFileP = promisify(execFile);
 
 function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[i]!;
 }
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs a command without blocking the event loop (the OPs live in this process). */
+async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await execFileP(cmd, args, { env, encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? String(e) };
+  }
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+const mib = (kib: number) => (kib / 1024).toFixed(1);
+
+// ---------------------------------------------------------------------------------------------
+// The two agents
+
+interface Agent {
+  name: string;
+  socket: string;
+  /** PIDs whose RSS is the agent's memory. */
+  pids(): number[];
+}
+
+function makeCert(dir: string): { key: Buffer; cert: Buffer; certPath: string } {
+  const keyPath = join(dir, 'key.pem');
+  const certPath = join(dir, 'cert.pem');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyPath, '-out', certPath,
+    '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  return { key: readFileSync(keyPath), cert: readFileSync(certPath), certPath };
+}
+
+/**
+ * Starts oidc-agent 4.2.6 with its own config dir holding copies of token-agent's account files,
+ * rewritten for it: issuer with a trailing slash (oidc-agent appends ".well-known/…" to it
+ * verbatim) and cert_path set to the throwaway CA; then oidc-add each account.
+ */
+async function startOidcAgent(world: World, accounts: string[], certPath: string): Promise<{ agent: Agent; env: NodeJS.ProcessEnv; pid: number }> {
+  const dir = join(world.root, 'oidc-agent-config');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const name of accounts) {
+    const { config } = await loadAccount(world.configDir, name, PW);
+    const issuer = config.issuer_url.endsWith('/') ? config.issuer_url : `${config.issuer_url}/`;
+    await saveAccount(dir, name, { ...config, issuer_url: issuer, cert_path: certPath }, PW);
+  }
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: world.env['HOME'], TMPDIR: world.root, OIDC_CONFIG_DIR: dir, ENC_PW: PW };
+  const sock = join(world.root, 'oa', 'oidc-agent.sock');
+  const r = await run('oidc-agent', ['--json', '--no-autoload', '--no-autoreauthenticate', '-a', sock], env);
+  if (r.code !== 0) throw new Error(`oidc-agent failed: ${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { socket: string; dpid: string };
+  env['OIDC_SOCK'] = out.socket;
+  const pid = Number(out.dpid);
+  for (const name of accounts) {
+    const a = await run('oidc-add', ['--pw-env=ENC_PW', name], env);
+    if (a.code !== 0) throw new Error(`oidc-add ${name} failed: ${a.stderr}${a.stdout}`);
+  }
+  return { agent: { name: 'oidc-agent 4.2.6', socket: out.socket, pids: () => [pid, ...childPids(pid)] }, env, pid };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generator: the same for both agents. One new connection per request, as clients do.
+
+interface LoadResult {
+  n: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  refused: number;
+  failed: number;
+  seconds: number;
+}
+
+type Params = Record<string, unknown>;
+
+async function load(socketPath: string, concurrency: number, total: number, params: Params, encrypted = false): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let refused = 0;
+  let failed = 0;
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < total) {
+      next++;
+      const s = process.hrtime.bigint();
+      try {
+        const r = await request('access_token', params as never, { socketPath, timeoutMs: 60_000, encrypted });
+        if (r.status !== 'success') failed++;
+      } catch (err) {
+        const cause = (err instanceof ProtocolError ? (err as { cause?: { code?: string } }).cause?.code : undefined) ?? (err as { code?: string }).code;
+        if (cause === 'EAGAIN' || cause === 'ECONNREFUSED' || cause === 'ECONNRESET' || cause === 'EPIPE') refused++;
+        else failed++;
+      }
+      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  latencies.sort((a, b) => a - b);
+  return { n: total, rps: (total - refused - failed) / seconds, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN, refused, failed, seconds };
+}
+
+const tokenReq = (account: string, extra: Params = {}): Params => ({ account, application_hint: 'bench', ...extra });
+
+// ---------------------------------------------------------------------------------------------
+// 1. CLI latency
 
 function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   const t0 = process.hrtime.bigint();
@@ -31,100 +169,341 @@ function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
-async function cliLatency(world: World): Promise<string> {
-  const env = { ...world.env };
-  const raw = fileURLToPath(new URL('raw-client.cjs', import.meta.url));
-  const base: number[] = [];
-  const floor: number[] = [];
-  const get: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    timeOnce(process.execPath, ['-e', '0'], env);
-    timeOnce(process.execPath, [raw, 'bench'], env);
-    timeOnce(process.execPath, [BIN('token-get'), 'bench'], env);
-  }
-  for (let i = 0; i < RUNS; i++) {
-    // Interleaved, so that drift in machine load hits all alike.
-    base.push(timeOnce(process.execPath, ['-e', '0'], env));
-    floor.push(timeOnce(process.execPath, [raw, 'bench'], env));
-    get.push(timeOnce(process.execPath, [BIN('token-get'), 'bench'], env));
-  }
-  for (const xs of [base, floor, get]) xs.sort((a, b) => a - b);
-  const row = (name: string, xs: number[]) => `| ${name} | ${quantile(xs, 0.5).toFixed(1)} | ${quantile(xs, 0.9).toFixed(1)} |`;
-  const ratio = quantile(get, 0.5) / quantile(base, 0.5);
+function cliLatency(world: World, oaEnv: NodeJS.ProcessEnv): string {
+  // Minimal environments: no NODE_EXTRA_CA_CERTS (token-get never talks to the OP).
+  const taEnv: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: world.env['HOME'], TOKEN_AGENT_SOCK: world.socket, OIDC_SOCK: world.socket, OIDC_CONFIG_DIR: world.configDir };
+  // A private copy of the bundle, so that a rebuild in the tree during the run cannot pull it away.
+  const bundle = join(world.root, 'bundle');
+  cpSync(dirname(BIN('token-get')), bundle, { recursive: true });
+  const tokenGet = join(bundle, 'token-get.cjs');
+  const cmds: Array<[string, string, string[], NodeJS.ProcessEnv]> = [
+    ['`node -e 0`', process.execPath, ['-e', '0'], taEnv],
+    ['raw socket client (scripts/bench/raw-client.cjs: the floor for any Node client)', process.execPath, [fileURLToPath(new URL('raw-client.cjs', import.meta.url)), 'bench'], taEnv],
+    ['`token-get bench` (token-agent)', process.execPath, [tokenGet, 'bench'], taEnv],
+    ['`oidc-token bench` (oidc-agent, C client, encrypted protocol)', 'oidc-token', ['bench'], oaEnv],
+    ['`oidc-token bench` against token-agent', 'oidc-token', ['bench'], taEnv],
+  ];
+  const times = cmds.map(() => [] as number[]);
+  for (let i = 0; i < 5; i++) for (const [, c, a, e] of cmds) timeOnce(c, a, e);
+  for (let i = 0; i < RUNS; i++) cmds.forEach(([, c, a, e], k) => times[k]!.push(timeOnce(c, a, e))); // interleaved
+  for (const xs of times) xs.sort((a, b) => a - b);
+  const med = times.map((xs) => quantile(xs, 0.5));
   return [
-    `### 1. token-get, cached token, vs bare node (${RUNS} interleaved runs each)`,
+    `### 1. CLI latency, cached token (${RUNS} interleaved runs each)`,
     '',
-    '| command | median ms | p90 ms |',
-    '|---|---|---|',
-    row('`node -e 0`', base),
-    row('raw socket client (scripts/bench/raw-client.cjs: the floor for any Node client)', floor),
-    row('`token-get bench`', get),
+    '| command | median ms | p90 ms | median ÷ `node -e 0` |',
+    '|---|---|---|---|',
+    ...cmds.map(([name], k) => `| ${name} | ${f1(med[k]!)} | ${f1(quantile(times[k]!, 0.9))} | ${f2(med[k]! / med[0]!)}× |`),
     '',
-    `**Ratio (median): ${ratio.toFixed(2)}×** (target ≤ 1.25×); the raw client: ${(quantile(floor, 0.5) / quantile(base, 0.5)).toFixed(2)}×.`,
-    'The environment is minimal (no NODE_EXTRA_CA_CERTS or NODE_OPTIONS, which add the same fixed cost to every node start and shrink all ratios).',
+    `**token-get ÷ node -e 0 (median): ${f2(med[2]! / med[0]!)}×** (target ≤ 1.25×; the raw client, the floor for a Node program that reads a file and talks to a socket: ${f2(med[1]! / med[0]!)}×); token-get ÷ oidc-token: ${f2(med[2]! / med[3]!)}×. ` +
+      'oidc-token is a C program and starts in a few ms; any Node CLI pays Node\'s own start-up (the `node -e 0` row).',
     '',
   ].join('\n');
 }
 
-async function load(socketPath: string, concurrency: number, total: number) {
-  const latencies: number[] = [];
-  let failed = 0;
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  const worker = async () => {
-    while (next < total) {
-      next++;
-      const s = process.hrtime.bigint();
-      try {
-        const r = await request('access_token', { account: 'bench' }, { socketPath, timeoutMs: 30_000 });
-        if (r.status !== 'success') failed++;
-      } catch {
-        failed++;
-      }
-      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  latencies.sort((a, b) => a - b);
-  return { rps: total / seconds, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), failed };
-}
+// ---------------------------------------------------------------------------------------------
+// 2. Throughput
 
-async function throughput(world: World): Promise<string> {
+async function throughput(agents: Agent[], op: DevOp): Promise<string> {
   const lines = [
-    `### 2. Agent throughput, cached token, plaintext protocol, new connection per request (${REQUESTS} requests per level)`,
+    `### 2. Agent throughput and latency, cached token, plaintext \`access_token\`, new connection per request (${REQUESTS} requests per level; req/s counts served requests only)`,
     '',
-    '| clients | req/s | p50 ms | p99 ms | failed |',
-    '|---|---|---|---|---|',
+    '| agent | clients | req/s | p50 ms | p99 ms | refused | failed |',
+    '|---|---|---|---|---|---|---|',
   ];
-  await load(world.socket, 16, 2_000); // warm-up
-  for (const c of [1, 16, 128]) {
-    const r = await load(world.socket, c, REQUESTS);
-    lines.push(`| ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.failed} |`);
+  const row = (a: string, c: string, r: LoadResult) =>
+    `| ${a} | ${c} | ${Math.round(r.rps)} | ${f2(r.p50)} | ${f2(r.p99)} | ${r.refused} | ${r.failed} |`;
+  const ratios: string[] = [];
+  for (const a of agents) await load(a.socket, 16, 1_000, tokenReq('bench')); // warm-up
+  for (const c of [1, 4, 16, 128]) {
+    const rs: LoadResult[] = [];
+    for (const a of agents) {
+      const r = await load(a.socket, c, REQUESTS, tokenReq('bench'));
+      rs.push(r);
+      lines.push(row(a.name, String(c), r));
+    }
+    ratios.push(`${c}: ${f2(rs[0]!.rps / rs[1]!.rps)}×`);
   }
-  lines.push('', 'The load generator is one Node process on the same machine as the agent (2 cores shared).', '');
+  lines.push('', `**Requests/s, token-agent ÷ oidc-agent, by clients:** ${ratios.join(', ')}.`, '');
+  // Encrypted exchange at 16 clients.
+  lines.push(`Encrypted exchange (X25519 + XSalsa20-Poly1305, as liboidc-agent clients speak it), 16 clients, ${Math.round(REQUESTS / 2)} requests:`, '',
+    '| agent | req/s | p50 ms | p99 ms | refused | failed |', '|---|---|---|---|---|---|');
+  for (const a of agents) {
+    const r = await load(a.socket, 16, Math.round(REQUESTS / 2), tokenReq('bench'), true);
+    lines.push(`| ${a.name} | ${Math.round(r.rps)} | ${f2(r.p50)} | ${f2(r.p99)} | ${r.refused} | ${r.failed} |`);
+  }
+  // Forced refreshes.
+  lines.push('', 'Forced refreshes (`min_valid_period: -1`, what `token-get -f` / `oidc-token -f` send), 200 requests against the OP over TLS. ' +
+    'token-agent lets concurrent forced requests for the same token share one refresh (hence fewer OP grants than requests at 8 clients); oidc-agent serialises them:', '',
+    '| agent | clients | req/s | p50 ms | p99 ms | refused | failed | OP refresh grants |', '|---|---|---|---|---|---|---|---|');
+  for (const c of [1, 8]) {
+    for (const a of agents) {
+      op.resetStats();
+      const r = await load(a.socket, c, 200, tokenReq('bench', { min_valid_period: -1 }));
+      lines.push(`| ${a.name} | ${c} | ${Math.round(r.rps)} | ${f2(r.p50)} | ${f2(r.p99)} | ${r.refused} | ${r.failed} | ${op.stats().token['refresh_token'] ?? 0} |`);
+    }
+  }
+  lines.push('', 'The load generator is one Node process (scripts/bench/index.ts, `request()` of @token-agent/protocol) on the same machine as the agents; the same code and the same requests for both.', '');
   return lines.join('\n');
 }
 
+// ---------------------------------------------------------------------------------------------
+// 3. Scoped / audience tokens
+
+async function scoped(agents: Agent[], op: DevOp): Promise<string> {
+  const lines = ['### 3. Scoped / audience tokens: OP token requests per 100 agent requests', '', '| agent | request | OP token requests per 100 | failed |', '|---|---|---|---|'];
+  const variants: Array<[string, Params]> = [
+    ['`-s openid`', { scope: 'openid' }],
+    ['`--aud https://storage.example.org`', { audience: 'https://storage.example.org' }],
+    ['`-s openid --aud https://storage.example.org`', { scope: 'openid', audience: 'https://storage.example.org' }],
+  ];
+  for (const [label, extra] of variants) {
+    for (const a of agents) {
+      op.resetStats();
+      const r = await load(a.socket, 1, 100, tokenReq('bench', extra));
+      const t = op.stats().token;
+      const hits = Object.values(t).reduce((s, v) => s + (v ?? 0), 0);
+      lines.push(`| ${a.name} | ${label} | ${hits} | ${r.failed + r.refused} |`);
+    }
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Refresh coalescing
+
+async function coalescing(agents: Agent[], op: DevOp): Promise<string> {
+  const lines = ['### 4. Refresh coalescing: 1000 concurrent requests right after the cached token expired', '',
+    '| agent | OP refresh grants | time to serve all, s | p50 ms | p99 ms | refused | failed |', '|---|---|---|---|---|---|---|'];
+  for (const a of agents) {
+    op.setAccessTokenTtl(2);
+    await request('access_token', tokenReq('bench', { min_valid_period: -1 }) as never, { socketPath: a.socket, timeoutMs: 30_000 });
+    await sleep(2_300);
+    op.resetStats();
+    const r = await load(a.socket, 1000, 1000, tokenReq('bench'));
+    lines.push(`| ${a.name} | ${op.stats().token['refresh_token'] ?? 0} | ${f2(r.seconds)} | ${f1(r.p50)} | ${f1(r.p99)} | ${r.refused} | ${r.failed} |`);
+    op.setAccessTokenTtl(3600);
+    await request('access_token', tokenReq('bench', { min_valid_period: -1 }) as never, { socketPath: a.socket, timeoutMs: 30_000 });
+  }
+  lines.push('', 'Refused = the connection was refused (the listen backlog was full); those clients never got a token.', '');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Slow-OP isolation
+
+async function isolation(agents: Agent[], slowOp: DevOp): Promise<string> {
+  const lines = ['### 5. Slow-OP isolation: account `slow`\'s OP answers in 2 s; cached requests for account `bench` (other OP) meanwhile', '',
+    '| agent | cached requests for `bench` during the slow refreshes | p50 ms | p99 ms | max ms | failed/refused |', '|---|---|---|---|---|---|'];
+  for (const a of agents) {
+    slowOp.setResponseDelay(2_000);
+    let stop = false;
+    // Two forced refreshes in a row for the slow account (~4 s of slow OP, TLS connect included).
+    const slow = (async () => {
+      for (let i = 0; i < 2; i++) await request('access_token', tokenReq('slow', { min_valid_period: -1 }) as never, { socketPath: a.socket, timeoutMs: 60_000 }).catch(() => undefined);
+      stop = true;
+    })();
+    await sleep(100);
+    const lat: number[] = [];
+    let bad = 0;
+    while (!stop) {
+      const s = process.hrtime.bigint();
+      try {
+        const r = await request('access_token', tokenReq('bench') as never, { socketPath: a.socket, timeoutMs: 60_000 });
+        if (r.status !== 'success') bad++;
+      } catch {
+        bad++;
+      }
+      lat.push(Number(process.hrtime.bigint() - s) / 1e6);
+      await sleep(5);
+    }
+    await slow;
+    slowOp.setResponseDelay(0);
+    lat.sort((x, y) => x - y);
+    lines.push(`| ${a.name} | ${lat.length} | ${f2(quantile(lat, 0.5))} | ${f2(quantile(lat, 0.99))} | ${f1(lat.at(-1) ?? NaN)} | ${bad} |`);
+  }
+  lines.push('', 'One client asks for `bench` every 5 ms (sequentially) while two forced refreshes of `slow` run back to back against its 2-s OP. Target for token-agent: p99 < 5 ms.', '');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Memory and scale
+
+async function memory(world: World, agents: Agent[], op: DevOp): Promise<string> {
+  const ta = agents[0]!;
+  const rss = (a: Agent) => a.pids().reduce((s, p) => s + rssKiB(p), 0);
+  const lines = ['### 6. Memory and scale', '', '| measurement | token-agent | oidc-agent 4.2.6 (oidcp + oidcd) |', '|---|---|---|'];
+  lines.push(`| RSS now (after sections above; 2 accounts loaded) | ${mib(rss(ta))} MiB | ${mib(rss(agents[1]!))} MiB |`);
+  // 1000 accounts with plain_add (no refresh each): the config of `bench` under new names.
+  const { config } = await loadAccount(world.configDir, 'bench', PW);
+  const addMany = async (a: Agent, cfg: Record<string, unknown>, concurrency: number) => {
+    const t0 = process.hrtime.bigint();
+    let next = 0;
+    let failed = 0;
+    let firstError = '';
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < ACCOUNTS) {
+        const i = next++;
+        const r = (await request('add', { config: { ...cfg, name: `scale${i}` }, plain_add: true } as never, { socketPath: a.socket, timeoutMs: 30_000 })
+          .catch((e: unknown) => ({ status: 'failure', error: String(e) }))) as { status: string; error?: string };
+        if (r.status !== 'success') {
+          failed++;
+          firstError ||= r.error ?? '';
+        }
+      }
+    }));
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    await sleep(500);
+    return { ms, failed, firstError, rss: rss(a) };
+  };
+  const taAdd = await addMany(ta, config, 16);
+  // oidc-agent: the same, one at a time (it serves one connection at a time; its backlog is 5).
+  const oaCfg = { ...config, issuer_url: config.issuer_url.endsWith('/') ? config.issuer_url : `${config.issuer_url}/`, cert_path: process.env['BENCH_CERT_PATH'] };
+  op.resetStats();
+  const oaAdd = await addMany(agents[1]!, oaCfg, 1);
+  const oaOpHits = op.stats();
+  const oaHits = Object.values(oaOpHits.token).reduce((x, v) => x + (v ?? 0), 0) + oaOpHits.discovery;
+  const cell = (x: typeof taAdd) => `${f1(x.ms)} ms (${x.failed} failed${x.firstError ? `: ${x.firstError.slice(0, 80)}` : ''})`;
+  lines.push(`| RSS with ${ACCOUNTS} more accounts loaded (\`add\` with \`plain_add\`; token-agent 16 at a time, oidc-agent 1 at a time) | ${mib(taAdd.rss)} MiB | ${mib(oaAdd.rss)} MiB |`);
+  lines.push(`| time to load ${ACCOUNTS} accounts | ${cell(taAdd)} | ${cell(oaAdd)}; OP requests meanwhile (discovery + token): ${oaHits} |`);
+  // Cached requests: measure after a first half (warm) and at the end, so growth shows. 4 clients
+  // (oidc-agent refuses connections beyond its backlog of 5 at 16).
+  const half = Math.round(MEM_REQUESTS / 2);
+  const mem = async (a: Agent) => {
+    const r1 = await load(a.socket, 4, half, tokenReq('bench'));
+    const mid = rss(a);
+    const r2 = await load(a.socket, 4, MEM_REQUESTS - half, tokenReq('bench'));
+    await sleep(500);
+    return { mid, end: rss(a), bad: r1.failed + r2.failed + r1.refused + r2.refused };
+  };
+  const mt = await mem(ta);
+  const mo = await mem(agents[1]!);
+  lines.push(`| RSS after ${half} cached requests | ${mib(mt.mid)} MiB | ${mib(mo.mid)} MiB |`);
+  lines.push(`| RSS after ${MEM_REQUESTS} cached requests | ${mib(mt.end)} MiB (${mt.bad} failed/refused) | ${mib(mo.end)} MiB (${mo.bad} failed/refused) |`);
+  const mid = mt.mid;
+  const end = mt.end;
+  lines.push('', `token-agent's growth over the second ${MEM_REQUESTS - half} requests: ${mib(end - mid)} MiB (oidc-agent: ${mib(mo.end - mo.mid)} MiB). BENCH_MEM_REQUESTS=1000000 gives the issue's 1 000 000; the default is smaller to keep the run short. ` +
+    'RSS is VmRSS from /proc; for oidc-agent the sum of its two long-lived processes.', '');
+  // Remove the scale accounts again (so later sections see the small agent).
+  for (let i = 0; i < ACCOUNTS; i++) await request('remove', { account: `scale${i}` } as never, { socketPath: ta.socket, timeoutMs: 30_000 }).catch(() => undefined);
+  void op;
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Discovery-file freshness
+
+async function freshness(world: World, op: DevOp): Promise<string> {
+  const btFile = join(world.root, 'bt_bench');
+  op.setAccessTokenTtl(5);
+  await request('access_token', tokenReq('bench', { min_valid_period: -1 }) as never, { socketPath: world.socket, timeoutMs: 30_000 });
+  const w = await world.run('token-get', ['bench', '--watch', '-t', '2', '--bt-file', btFile]);
+  if (w.code !== 0) return `### 7. Discovery-file freshness\n\ntoken-get --watch failed: ${w.stderr}\n`;
+  await waitFor(() => existsSync(btFile), 10_000, 'the bearer-token file');
+  op.resetStats();
+  let reads = 0;
+  let stale = 0;
+  let expired = 0;
+  let minLeft = Infinity;
+  const end = Date.now() + BT_SECONDS * 1000;
+  while (Date.now() < end) {
+    try {
+      const tok = readFileSync(btFile, 'utf8').trim();
+      const exp = (JSON.parse(Buffer.from(tok.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number }).exp;
+      const left = exp - Date.now() / 1000;
+      reads++;
+      if (left < 1) stale++;
+      if (left <= 0) expired++;
+      minLeft = Math.min(minLeft, left);
+    } catch {
+      reads++;
+      stale++;
+    }
+    await sleep(50);
+  }
+  await world.run('token-get', ['bench', '--unwatch', '--bt-file', btFile]);
+  const refreshes = op.stats().token['refresh_token'] ?? 0;
+  op.setAccessTokenTtl(3600);
+  return [
+    `### 7. Discovery-file freshness (token-agent \`token-get bench --watch -t 2\`), 5 s access-token TTL, ${BT_SECONDS} s`,
+    '',
+    `| reads (every 50 ms) | with < 1 s left | expired | least time left seen, s | OP refreshes |`,
+    '|---|---|---|---|---|',
+    `| ${reads} | ${stale} (${f2((100 * stale) / Math.max(1, reads))} %) | ${expired} | ${f2(minLeft)} | ${refreshes} |`,
+    '',
+    `Target: 0 reads with < 1 s left. BENCH_BT_SECONDS=300 gives the issue's 5 minutes; the default is ${BT_SECONDS} s. oidc-agent has no equivalent.`,
+    '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
 async function main(): Promise<void> {
-  const op = await startOp({ accessTokenTtl: 3600 });
-  const world = new World();
+  const certDir = mkdtempSync(join(tmpdir(), 'bench-ca-'));
+  const { key, cert, certPath } = makeCert(certDir);
+  process.env['BENCH_CERT_PATH'] = certPath;
+  const op = await startOp({ accessTokenTtl: 3600, tls: { key, cert } });
+  const slowOp = await startOp({ accessTokenTtl: 3600, tls: { key, cert } });
+  const world = new World({ NODE_EXTRA_CA_CERTS: certPath });
+  let oaPid: number | undefined;
   try {
     await world.startAgent();
-    await world.createAccount(op, 'bench', 'bench-password-1');
+    await sleep(300);
+    const idleEmpty = rssKiB(world.agentPid!);
+    await world.createAccount(op, 'bench', PW);
+    await world.createAccount(slowOp, 'slow', PW);
+    const oa = await startOidcAgent(world, ['bench', 'slow'], certPath);
+    oaPid = oa.pid;
+    const ta: Agent = { name: 'token-agent', socket: world.socket, pids: () => [world.agentPid!] };
+    const agents = [ta, oa.agent];
+    const v = spawnSync('oidc-agent', ['--version'], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+    const idle = `Idle RSS: token-agent ${mib(idleEmpty)} MiB right after start, ${mib(ta.pids().reduce((s, p) => s + rssKiB(p), 0))} MiB with its two accounts (created by token-gen); ` +
+      `oidc-agent ${mib(oa.agent.pids().reduce((s, p) => s + rssKiB(p), 0))} MiB with the same two accounts (oidcp + oidcd).`;
     const header = [
-      '## token-agent benchmarks',
+      '# Benchmarks: token-agent and oidc-agent side by side',
       '',
-      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}. ` +
-        'Figures are from one run on a shared machine; the ratios against the baseline of the same run are what to compare.',
+      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${v} (Debian oidc-agent-cli). ` +
+        `Run ${new Date().toISOString()}.`,
+      '',
+      'Both agents hold the same account (created once with `token-gen`, the file copied for oidc-agent), against the same dev OP ' +
+        '(scripts/dev-op, served over TLS with a throwaway certificate), measured by the same load generator in one run. ' +
+        'Figures are from one run on a noisy shared machine: **the ratios between the two agents (and against `node -e 0`) are the headline**, not the absolute numbers.',
+      '',
+      'Reproduce: `pnpm install && pnpm build && pnpm bench` (options: BENCH_RUNS, BENCH_REQUESTS, BENCH_MEM_REQUESTS, BENCH_ACCOUNTS, BENCH_BT_SECONDS, BENCH_SKIP; ' +
+        'BENCH_OUT=docs/benchmarks.md writes the report). Needs `oidc-agent`, `oidc-add`, `oidc-token` (Debian oidc-agent-cli) and `openssl` on PATH.',
+      '',
+      idle,
       '',
     ].join('\n');
-    const part1 = await cliLatency(world);
-    const part2 = await throughput(world);
-    process.stdout.write(`${header}\n${part1}\n${part2}`);
+    const parts: string[] = [header];
+    const emit = (s: string) => {
+      parts.push(s);
+      process.stderr.write(`${s}\n`);
+    };
+    if (!SKIP.has('1')) emit(cliLatency(world, oa.env));
+    if (!SKIP.has('2')) emit(await throughput(agents, op));
+    if (!SKIP.has('3')) emit(await scoped(agents, op));
+    if (!SKIP.has('4')) emit(await coalescing(agents, op));
+    if (!SKIP.has('5')) emit(await isolation(agents, slowOp));
+    if (!SKIP.has('6')) emit(await memory(world, agents, op));
+    if (!SKIP.has('7')) emit(await freshness(world, op));
+    const report = parts.join('\n');
+    process.stdout.write(report);
+    const out = process.env['BENCH_OUT'];
+    if (out) writeFileSync(out, report);
   } finally {
+    if (oaPid !== undefined) {
+      try {
+        process.kill(oaPid);
+      } catch {
+        /* gone */
+      }
+    }
     await world.cleanup();
     await op.close();
+    await slowOp.close();
+    rmSync(certDir, { recursive: true, force: true });
   }
 }
 

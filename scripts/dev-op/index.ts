@@ -7,6 +7,7 @@
  * See README.md for the behaviour clients can rely on.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import type { DevUser } from './interactions.ts';
@@ -55,6 +56,8 @@ export interface DevOpOptions {
   devicePollInterval?: number;
   /** Do not report unexpected server errors on stderr. */
   quiet?: boolean;
+  /** Serve https with this key and certificate (PEM) instead of http; the issuer becomes `https://127.0.0.1:PORT`. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export interface DevOp {
@@ -77,6 +80,8 @@ export interface DevOp {
   pause(): Promise<void>;
   /** The OP comes back on the same port, with the state it had. */
   resume(): Promise<void>;
+  /** Every request waits this long (ms) before it is handled (0, the default, for none). For benchmarks. */
+  setResponseDelay(ms: number): void;
 }
 
 const DEFAULT_ACCESS_TOKEN_TTL = 60;
@@ -125,7 +130,12 @@ export async function startDevOp(options: DevOpOptions = {}): Promise<DevOp> {
     res.statusCode = 503;
     res.end();
   };
-  const server = createServer((req, res) => handler(req, res));
+  let responseDelay = 0;
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
+    if (responseDelay > 0) setTimeout(() => handler(req, res), responseDelay);
+    else handler(req, res);
+  };
+  const server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, serve) : createServer(serve);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
@@ -139,7 +149,7 @@ export async function startDevOp(options: DevOpOptions = {}): Promise<DevOp> {
       server.closeAllConnections();
     });
   const actualPort = (server.address() as AddressInfo).port;
-  const issuer = `http://127.0.0.1:${actualPort}`;
+  const issuer = `${options.tls ? 'https' : 'http'}://127.0.0.1:${actualPort}`;
 
   try {
     const provider = await createProvider({
@@ -165,6 +175,9 @@ export async function startDevOp(options: DevOpOptions = {}): Promise<DevOp> {
     close,
     stats: () => stats.snapshot(),
     resetStats: () => stats.reset(),
+    setResponseDelay(ms: number) {
+      responseDelay = Math.max(0, ms);
+    },
     setAccessTokenTtl(seconds: number) {
       accessTokenTtl = positiveInteger(seconds, 'seconds');
     },

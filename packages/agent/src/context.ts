@@ -23,6 +23,10 @@ export interface AgentSettings {
   confirmCmd: string | undefined;
   /** A prompt that has not answered after this long counts as no. */
   confirmTimeoutMs: number;
+  /** `id_token` requests need no confirmation (`--always-allow-idtoken`, as oidc-agent). */
+  alwaysAllowIdToken?: boolean;
+  /** The restricted socket (`--restricted-socket`), if any. */
+  restrictedSocket?: string | undefined;
 }
 
 export interface AgentContext {

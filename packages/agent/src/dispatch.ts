@@ -5,17 +5,20 @@
 import { AgentErrorText, parseRequest, type AnyRequest } from '@token-agent/protocol';
 import type { AgentContext } from './context.js';
 import { toFailure } from './errors.js';
-import { accessToken } from './handlers/tokens.js';
+import { accessToken, idToken } from './handlers/tokens.js';
 import { add, deleteAccount, loadedAccounts, remove, removeAll } from './handlers/accounts.js';
 import { gen, stateLookup, termHttpServer } from './handlers/gen.js';
-import { check, status, statusJson } from './handlers/status.js';
+import { accountInfo, check, status, statusJson } from './handlers/status.js';
 import { unwatch, watch } from './handlers/watch.js';
 import { lock, unlock } from './handlers/lock.js';
+import { restrict, type Restriction } from './restricted.js';
 
 type Handler = (ctx: AgentContext, params: never) => unknown;
 
 const handlers: { [N in AnyRequest['request']]: Handler } = {
   access_token: accessToken,
+  id_token: idToken,
+  account_info: accountInfo,
   loaded_accounts: loadedAccounts,
   status,
   status_json: statusJson,
@@ -44,8 +47,8 @@ function accountOf(req: AnyRequest): string | undefined {
   return undefined;
 }
 
-/** Handles one decoded message and returns the reply object. */
-export async function dispatch(ctx: AgentContext, message: unknown): Promise<Record<string, unknown>> {
+/** Handles one decoded message and returns the reply object; `restriction`: it came in on the restricted socket. */
+export async function dispatch(ctx: AgentContext, message: unknown, restriction?: Restriction): Promise<Record<string, unknown>> {
   const parsed = parseRequest(message);
   if (!parsed.ok) {
     const r: Record<string, unknown> = { status: 'failure', error: parsed.error };
@@ -53,6 +56,13 @@ export async function dispatch(ctx: AgentContext, message: unknown): Promise<Rec
     return r;
   }
   const req = parsed.request;
+  if (restriction !== undefined) {
+    const refused = restrict(restriction, req);
+    if (refused !== undefined) {
+      ctx.log.warn('restricted-refused', { request: req.request, account: accountOf(req), reason: refused.info });
+      return { status: 'failure', error: refused.error, info: refused.info };
+    }
+  }
   if (ctx.lock.locked && !SERVED_WHILE_LOCKED.has(req.request)) {
     return { status: 'failure', error: AgentErrorText.locked, info: 'unlock it with: token-add --unlock' };
   }

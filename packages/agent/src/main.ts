@@ -3,13 +3,13 @@
  * Started by the `token-agent` launcher (detached, stdio closed, readiness reported on fd 3), or
  * in the foreground with `--foreground` (logs to stderr).
  */
-import { closeSync, writeSync } from 'node:fs';
-import { chmod, lstat, mkdir, rmdir, unlink } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { chmod, lstat, mkdir, readFile, rmdir, unlink } from 'node:fs/promises';
+import { connect, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { assertSocketPathFits } from '@token-agent/protocol';
-import { configDir, stateDir } from '@token-agent/store';
+import { assertSocketPathFits, checkPrivateSocketDir, defaultSocketPath } from '@token-agent/protocol';
+import { configDir, loadAgentConfig, stateDir } from '@token-agent/store';
 import { AccountRegistry } from './accounts/registry.js';
 import { WatchManager } from './btfile/watch-manager.js';
 import { TokenCache } from './cache/token-cache.js';
@@ -21,6 +21,7 @@ import { createLogger, type LogLevel } from './log.js';
 import { createOpApi } from './op-client.js';
 import { AgentLock } from './security/lock.js';
 import { createAgentServer } from './server.js';
+import { parseAllow, type Restriction } from './restricted.js';
 import { VERSION } from './version.js';
 
 export interface AgentOptions {
@@ -38,6 +39,12 @@ export interface AgentOptions {
   /** Every token request needs a confirmation from `confirmCmd`. */
   confirm: boolean;
   confirmCmd: string | undefined;
+  alwaysAllowIdToken: boolean;
+  /** What oidc-agent's `config` files gave: read, not applied (reported once at start), unreadable. */
+  fileConfig?: { files: string[]; unsupported: string[]; errors: string[] };
+  /** A second socket serving only `check` and `access_token` for `allow` (see restricted.ts). */
+  restrictedSocket?: string | undefined;
+  allow?: Restriction | undefined;
 }
 
 function parseOptions(argv: string[]): AgentOptions {
@@ -49,24 +56,32 @@ function parseOptions(argv: string[]): AgentOptions {
       'state-dir': { type: 'string' },
       'log-file': { type: 'string' },
       'log-level': { type: 'string', default: process.env['TOKEN_AGENT_LOG_LEVEL'] ?? 'info' },
-      lifetime: { type: 'string', default: '0' },
+      lifetime: { type: 'string' },
       'remove-dir': { type: 'boolean', default: false },
       'ready-fd': { type: 'string' },
       'request-timeout': { type: 'string', default: process.env['TOKEN_AGENT_REQUEST_TIMEOUT_MS'] ?? '5000' },
       foreground: { type: 'boolean', default: false },
       confirm: { type: 'boolean', default: false },
       'confirm-cmd': { type: 'string' },
+      'always-allow-idtoken': { type: 'boolean', default: false },
+      'restricted-socket': { type: 'string' },
+      allow: { type: 'string', multiple: true },
     },
     strict: true,
   });
   if (values.socket === undefined) throw new Error('--socket PATH is required');
-  const lifetime = Number(values.lifetime);
+  if ((values.allow !== undefined) !== (values['restricted-socket'] !== undefined)) throw new Error('--restricted-socket PATH and --allow ACCOUNT[:SCOPES] go together');
+  if (values['restricted-socket'] !== undefined && values['restricted-socket'] === values.socket) throw new Error('the restricted socket must be another path than the agent socket');
+  const dir = values['config-dir'] ?? configDir();
+  // oidc-agent's `config` file (system, then user): defaults under the command line's options.
+  const fileConfig = loadAgentConfig({ configDir: dir });
+  const lifetime = values.lifetime === undefined ? (fileConfig.settings.lifetime ?? 0) : Number(values.lifetime);
   if (!Number.isSafeInteger(lifetime) || lifetime < 0) throw new Error('--lifetime must be a whole number of seconds');
-  const level = values['log-level'] as LogLevel;
+  const level = (fileConfig.settings.debugLogging === true && process.env['TOKEN_AGENT_LOG_LEVEL'] === undefined && !argv.includes('--log-level') ? 'debug' : values['log-level']) as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error('--log-level must be debug, info, warn or error');
   return {
     socketPath: values.socket,
-    configDir: values['config-dir'] ?? configDir(),
+    configDir: dir,
     stateDir: values['state-dir'] ?? stateDir(),
     logFile: values.foreground ? undefined : values['log-file'],
     logLevel: level,
@@ -74,8 +89,12 @@ function parseOptions(argv: string[]): AgentOptions {
     removeDir: values['remove-dir'],
     readyFd: values['ready-fd'] === undefined ? undefined : Number(values['ready-fd']),
     requestTimeoutMs: Number(values['request-timeout']),
-    confirm: values.confirm,
+    confirm: values.confirm || fileConfig.settings.confirm === true,
     confirmCmd: values['confirm-cmd'] ?? (process.env['TOKEN_AGENT_CONFIRM_CMD'] || undefined),
+    alwaysAllowIdToken: values['always-allow-idtoken'] || fileConfig.settings.alwaysAllowIdToken === true,
+    fileConfig: { files: fileConfig.files, unsupported: fileConfig.unsupported, errors: fileConfig.errors },
+    restrictedSocket: values['restricted-socket'],
+    allow: values.allow === undefined ? undefined : parseAllow(values.allow),
   };
 }
 
@@ -91,19 +110,95 @@ function isAlive(path: string): Promise<boolean> {
   });
 }
 
-/** Makes sure the socket path is ours to bind: private directory, no live agent, no foreign file. */
-async function prepareSocketPath(path: string): Promise<void> {
+/** Makes sure the socket's directory is ours: created 0700, owned by us, private. */
+async function prepareSocketDir(path: string): Promise<void> {
   assertSocketPathFits(path);
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const d = await lstat(dir);
   if (!d.isDirectory() || d.uid !== process.getuid!()) throw new Error(`socket directory ${dir} is not a directory owned by you`);
-  if ((d.mode & 0o077) !== 0) await chmod(dir, 0o700);
+  if ((d.mode & 0o077) !== 0) {
+    // The fixed per-user default directory must already be private; a path the user chose is fixed up.
+    const bad = path === defaultSocketPath(process.env) ? checkPrivateSocketDir(dir) : undefined;
+    if (bad !== undefined) throw new Error(bad);
+    await chmod(dir, 0o700);
+  }
+}
+
+/** No live agent and no foreign file at `path`; a stale socket of a dead agent is removed. */
+async function clearSocketPath(path: string): Promise<void> {
   const st = await lstat(path).catch(() => undefined);
   if (st === undefined) return;
   if (!st.isSocket() || st.uid !== process.getuid!()) throw new Error(`${path} exists and is not a socket of yours; refusing to replace it`);
   if (await isAlive(path)) throw new Error(`an agent is already listening at ${path}`);
   await unlink(path); // stale socket of a dead agent
+}
+
+/**
+ * Serialises agents starting on the same socket path: `PATH.lock` created with O_EXCL holds the
+ * starter's pid; a lock whose pid is gone (killed while starting) is broken. Two concurrent starts
+ * thus end with one agent: the second finds the first one's live socket once it gets the lock.
+ */
+async function withStartLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${path}.lock`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
+      let holderAlive = false;
+      if (Number.isSafeInteger(pid) && pid > 0) {
+        try {
+          process.kill(pid, 0);
+          holderAlive = true;
+        } catch (e) {
+          holderAlive = (e as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      }
+      if (!holderAlive && pid > 0) await unlink(lock).catch(() => undefined);
+      else if (Date.now() > deadline) throw new Error(`another agent is starting at ${path} (lock ${lock} held by pid ${pid || '?'})`);
+      else await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(lock).catch(() => undefined);
+  }
+}
+
+/** The listening socket systemd passed (`LISTEN_FDS=1` for this pid: fd 3), if any; the variables are cleared for children. */
+function socketActivationFd(): number | undefined {
+  const fds = process.env['LISTEN_FDS'];
+  const pid = process.env['LISTEN_PID'];
+  delete process.env['LISTEN_FDS'];
+  delete process.env['LISTEN_PID'];
+  delete process.env['LISTEN_FDNAMES'];
+  if (fds === undefined || Number(pid) !== process.pid) return undefined;
+  if (fds !== '1') throw new Error(`socket activation passed ${fds} sockets; token-agent.socket must have exactly one ListenStream`);
+  return 3;
+}
+
+/** Listens on a Unix socket created with mode 0600 (umask set for the bind only). */
+async function listenPrivate(server: Server, path: string): Promise<void> {
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ path, backlog: 1024 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  await chmod(path, 0o600);
 }
 
 function report(fd: number | undefined, line: string): void {
@@ -141,27 +236,50 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       version: VERSION,
       confirm: opts.confirm,
       confirmCmd: opts.confirmCmd,
+      alwaysAllowIdToken: opts.alwaysAllowIdToken,
       confirmTimeoutMs: Number(process.env['TOKEN_AGENT_CONFIRM_TIMEOUT_MS'] ?? 60_000) || 60_000,
+      restrictedSocket: opts.restrictedSocket,
     },
     lock: new AgentLock(),
     startedAt: Math.floor(Date.now() / 1000),
   };
 
   await ctx.watches.load();
-  await prepareSocketPath(opts.socketPath);
   const server = createAgentServer(ctx, { requestTimeoutMs: opts.requestTimeoutMs });
   server.maxConnections = 4096;
-  const oldMask = process.umask(0o177);
-  try {
+  const activated = socketActivationFd();
+  if (activated !== undefined) {
+    // systemd socket activation (token-agent.socket): the listening socket is fd 3, and systemd owns its file.
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ path: opts.socketPath, backlog: 1024 }, () => {
+      server.listen({ fd: activated }, () => {
         server.off('error', reject);
         resolve();
       });
     });
-  } finally {
-    process.umask(oldMask);
+  } else {
+    await prepareSocketDir(opts.socketPath);
+    await withStartLock(opts.socketPath, async () => {
+      await clearSocketPath(opts.socketPath);
+      await listenPrivate(server, opts.socketPath);
+    });
+  }
+  const restricted = opts.restrictedSocket === undefined ? undefined : createAgentServer(ctx, { requestTimeoutMs: opts.requestTimeoutMs, restriction: opts.allow ?? new Map() });
+  if (restricted !== undefined) {
+    const rpath = opts.restrictedSocket!;
+    restricted.maxConnections = 1024;
+    try {
+      await prepareSocketDir(rpath);
+      await withStartLock(rpath, async () => {
+        await clearSocketPath(rpath);
+        await listenPrivate(restricted, rpath);
+      });
+    } catch (err) {
+      server.close();
+      await unlink(opts.socketPath).catch(() => undefined);
+      throw new Error(`restricted socket: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    restricted.on('error', (err) => log.error('server-error', { socket: 'restricted', error: err.message }));
   }
   await chmod(opts.socketPath, 0o600);
   server.on('error', (err) => log.error('server-error', { error: err.message }));
@@ -179,7 +297,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     for (const name of accounts.names()) accounts.remove(name);
     cache.clear();
     server.close();
-    await unlink(opts.socketPath).catch(() => undefined);
+    restricted?.close();
+    if (activated === undefined) await unlink(opts.socketPath).catch(() => undefined);
+    if (opts.restrictedSocket !== undefined) await unlink(opts.restrictedSocket).catch(() => undefined);
     if (opts.removeDir) await rmdir(dirname(opts.socketPath)).catch(() => undefined);
     process.exit(0);
   };
@@ -190,10 +310,15 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   // The agent is detached with no stderr: an unexpected exception is logged before the process dies.
   process.on('uncaughtException', (err) => {
     log.error('uncaught-exception', { error: err.stack ?? err.message });
-    void unlink(opts.socketPath).catch(() => undefined).finally(() => process.exit(70));
+    void Promise.all([activated === undefined ? unlink(opts.socketPath) : undefined, opts.restrictedSocket !== undefined ? unlink(opts.restrictedSocket) : undefined].map((p) => Promise.resolve(p).catch(() => undefined))).finally(() => process.exit(70));
   });
 
   log.info('agent-started', { pid: process.pid, socket: opts.socketPath, version: VERSION });
+  const fc = opts.fileConfig;
+  if (fc !== undefined && fc.files.length > 0) log.info('config-read', { files: fc.files });
+  if (fc !== undefined && fc.unsupported.length > 0) log.warn('config-unsupported', { settings: fc.unsupported, note: 'oidc-agent settings token-agent does not apply' });
+  for (const error of fc?.errors ?? []) log.warn('config-unreadable', { error });
+  if (opts.restrictedSocket !== undefined) log.info('restricted-socket', { socket: opts.restrictedSocket, allow: [...(opts.allow ?? new Map()).entries()].map(([a, s]) => (s === undefined ? a : `${a}:${[...s].join(',')}`)) });
   report(opts.readyFd, `READY ${process.pid}`);
 }
 

@@ -8,10 +8,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { MessageReader, SecureChannel, type Message } from '@token-agent/protocol';
 import type { AgentContext } from './context.js';
 import { dispatch } from './dispatch.js';
+import type { Restriction } from './restricted.js';
 
 export interface ServerOptions {
   /** Time a client has to deliver its request (per phase of the exchange). Default 5 s. */
   requestTimeoutMs?: number;
+  /** Serve only what this allows (the restricted socket). */
+  restriction?: Restriction;
 }
 
 function failure(error: string): string {
@@ -19,7 +22,7 @@ function failure(error: string): string {
 }
 
 /** Serves one connection from first byte to close. */
-function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number): void {
+function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, restriction: Restriction | undefined): void {
   let reader = new MessageReader('first');
   let channel: SecureChannel | undefined;
   let busy = false;
@@ -34,8 +37,12 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number): 
     socket.removeAllListeners('data');
     if (reply !== undefined && socket.writable) socket.end(reply);
     else socket.destroy();
-    // If the peer does not read its reply, do not keep the socket forever.
-    setTimeout(() => socket.destroy(), timeoutMs).unref();
+    // If the peer does not read its reply, do not keep the socket forever; once it is closed, drop
+    // the timer at once (else every connection of the last few seconds stays in memory).
+    if (!socket.destroyed) {
+      const linger = setTimeout(() => socket.destroy(), timeoutMs).unref();
+      socket.once('close', () => clearTimeout(linger));
+    }
   };
 
   const arm = () => {
@@ -104,7 +111,7 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number): 
     } catch {
       return failure('Bad Request: message is not valid JSON');
     }
-    return JSON.stringify(await dispatch(ctx, message));
+    return JSON.stringify(await dispatch(ctx, message, restriction));
   };
 
   socket.on('data', (chunk: Buffer) => {
@@ -123,5 +130,5 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number): 
 /** Creates the server; the caller listens on the socket path. */
 export function createAgentServer(ctx: AgentContext, options: ServerOptions = {}): Server {
   const timeoutMs = options.requestTimeoutMs ?? 5_000;
-  return createServer({ allowHalfOpen: true }, (socket) => serveConnection(ctx, socket, timeoutMs));
+  return createServer({ allowHalfOpen: true }, (socket) => serveConnection(ctx, socket, timeoutMs, options.restriction));
 }

@@ -20,4 +20,4 @@ export {
   type Results,
 } from './requests.js';
 export { exchange, request, type ExchangeOptions } from './client.js';
-export { MAX_SOCKET_PATH_BYTES, SOCKET_ENV, assertSocketPathFits, socketPathFromEnv } from './socket-path.js';
+export { MAX_SOCKET_PATH_BYTES, SOCKET_ENV, assertSocketPathFits, checkPrivateSocketDir, defaultSocketPath, resolveSocketPath, socketPathFromEnv } from './socket-path.js';

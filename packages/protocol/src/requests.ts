@@ -30,6 +30,15 @@ export const requestSchemas = {
     audience: opt('string'),
     application_hint: opt('string'),
   },
+  /** oidc-agent's: an id token from a refresh (never cached); confirmed unless always allowed. */
+  id_token: {
+    account: opt('string'),
+    issuer: opt('string'),
+    scope: opt('string'),
+    application_hint: opt('string'),
+  },
+  /** oidc-agent 5's: the configured accounts by issuer, with whether each is loaded. */
+  account_info: {},
   loaded_accounts: {},
   status: {},
   status_json: {},
@@ -141,6 +150,8 @@ export interface WatchStatus {
 /** Success replies, by request. `status` is always present. */
 export interface Results {
   access_token: { access_token: string; issuer: string; expires_at: number };
+  id_token: { id_token: string; issuer: string };
+  account_info: { info: Record<string, { pubclient: boolean; accounts: Record<string, boolean> }> };
   loaded_accounts: { info: string[] };
   status: { info: string };
   status_json: {

@@ -163,3 +163,23 @@ describe('account config', () => {
     assert.throws(() => serializeAccountConfig({ extra: {} } as never), TypeError);
   });
 });
+
+describe('issuer_url in the file (oidc-agent builds the discovery URL as issuer_url + ".well-known/…")', () => {
+  it('is written slash-terminated; the exact issuer comes back on parse', () => {
+    const text = serializeAccountConfig(parseAccountConfig({ name: 'a', issuer_url: 'http://127.0.0.1:9000', client_id: 'c' }));
+    const raw = JSON.parse(text) as Record<string, unknown>;
+    assert.equal(raw['issuer_url'], 'http://127.0.0.1:9000/');
+    assert.deepEqual(raw['token_agent'], { issuer: 'http://127.0.0.1:9000' });
+    const back = parseAccountConfig(text);
+    assert.equal(back.issuer_url, 'http://127.0.0.1:9000');
+    assert.equal(back.token_agent, undefined);
+    assert.equal(JSON.parse(serializeAccountConfig(back))['issuer_url'], 'http://127.0.0.1:9000/');
+  });
+  it('keeps a slash-terminated issuer as it is, and ignores a token_agent.issuer that does not match', () => {
+    const raw = JSON.parse(serializeAccountConfig(parseAccountConfig({ issuer_url: 'https://op.example/', client_id: 'c' }))) as Record<string, unknown>;
+    assert.equal(raw['issuer_url'], 'https://op.example/');
+    assert.equal(raw['token_agent'], undefined);
+    const other = parseAccountConfig({ issuer_url: 'https://b.example/', token_agent: { issuer: 'https://a.example' } });
+    assert.equal(other.issuer_url, 'https://b.example/');
+  });
+});

@@ -135,7 +135,13 @@ export function parseAccountConfig(json: unknown): AccountConfig {
     cfg.refresh_scope = scope;
   }
   if (redirect_uris !== undefined) cfg.redirect_uris = redirect_uris;
-  if (token_agent !== undefined) cfg.token_agent = token_agent;
+  if (token_agent !== undefined) {
+    // The issuer exactly as the OP spells it, when the file's issuer_url is its slash-terminated form
+    // (see serializeAccountConfig).
+    const { issuer: exact, ...rest } = token_agent;
+    if (typeof exact === 'string' && issuer_url === `${exact}/`) cfg.issuer_url = exact;
+    if (Object.keys(rest).length > 0) cfg.token_agent = rest;
+  }
   return cfg;
 }
 
@@ -167,7 +173,11 @@ export function serializeAccountConfig(cfg: AccountConfig): string {
   };
   put('name', cfg.name);
   put('client_name', cfg.client_name);
-  put('issuer_url', cfg.issuer_url);
+  // oidc-agent (4.2.6 at least) fetches issuer_url + ".well-known/openid-configuration", so the file
+  // holds the issuer with a trailing slash, as oidc-gen writes it; the exact spelling (for `iss`
+  // checks and replies) goes into token_agent.issuer and comes back on parse.
+  const fileIssuer = cfg.issuer_url.endsWith('/') ? cfg.issuer_url : `${cfg.issuer_url}/`;
+  put('issuer_url', fileIssuer);
   put('config_endpoint', cfg.config_endpoint);
   put('device_authorization_endpoint', cfg.device_authorization_endpoint);
   put('client_id', cfg.client_id);
@@ -187,6 +197,8 @@ export function serializeAccountConfig(cfg: AccountConfig): string {
   for (const [k, v] of Object.entries(cfg.extra ?? {})) {
     if (!KNOWN_KEYS.has(k)) put(k, v);
   }
-  put('token_agent', cfg.token_agent);
+  const { issuer: _stale, ...own } = cfg.token_agent ?? {};
+  if (fileIssuer !== cfg.issuer_url) own['issuer'] = cfg.issuer_url;
+  if (Object.keys(own).length > 0 || cfg.token_agent !== undefined) put('token_agent', own);
   return JSON.stringify(Object.fromEntries(entries));
 }

@@ -42,3 +42,5 @@ export {
 export type { PasswordCommandOptions, PromptOptions, PromptStreams, ResolvePasswordOptions } from './passwords.js';
 export { BUNDLED_ISSUERS, SYSTEM_CONFIG_DIR, findIssuer, issuerKey, loadIssuerConfig, parseIssuerConfig } from './issuer-config.js';
 export type { IssuerConfigOptions, IssuerEntry, PublicClient } from './issuer-config.js';
+export { agentConfigSettings, loadAgentConfig, mergePatch, parseAgentConfigText } from './agent-config.js';
+export type { AgentConfig, AgentConfigSettings } from './agent-config.js';

@@ -21,6 +21,8 @@ export interface LoadedAccount {
   fileKey: FileKey | undefined;
   /** Every token request needs a yes from the confirmation prompt. */
   confirm: boolean;
+  /** `id_token` requests need no confirmation (`oidc-add --always-allow-idtoken`). */
+  alwaysAllowIdToken: boolean;
   /** Unix seconds of the last successful refresh. */
   lastRefresh: number | undefined;
   /** The last refresh or write-back failure (a text fit for a client, no secret). */
@@ -55,7 +57,7 @@ export class AccountRegistry {
   }
 
   /** Loads (or replaces) an account; `lifetime` seconds > 0 unloads it later. */
-  add(config: AgentAccountConfig, lifetime: number | undefined, extra: { fileKey?: FileKey | undefined; confirm?: boolean } = {}): LoadedAccount {
+  add(config: AgentAccountConfig, lifetime: number | undefined, extra: { fileKey?: FileKey | undefined; confirm?: boolean; alwaysAllowIdToken?: boolean } = {}): LoadedAccount {
     const old = this.#accounts.get(config.name);
     if (old?.timer) clearTimeout(old.timer);
     if (old !== undefined && old.fileKey !== extra.fileKey) wipeFileKey(old);
@@ -69,6 +71,7 @@ export class AccountRegistry {
       refreshQueue: old?.refreshQueue ?? Promise.resolve(),
       fileKey: extra.fileKey,
       confirm: extra.confirm ?? false,
+      alwaysAllowIdToken: extra.alwaysAllowIdToken ?? false,
       lastRefresh: undefined,
       lastError: undefined,
     };
@@ -108,11 +111,14 @@ export class AccountRegistry {
     return [...this.#accounts.values()];
   }
 
+  /** The accounts loaded for an issuer (trailing slash ignored), in load order. */
+  forIssuer(issuer: string): LoadedAccount[] {
+    const want = normIssuer(issuer);
+    return [...this.#accounts.values()].filter((a) => normIssuer(a.config.issuer_url) === want);
+  }
+
   /** The account for an issuer: the only one loaded for it, else the one loaded last. */
   byIssuer(issuer: string): LoadedAccount | undefined {
-    const want = normIssuer(issuer);
-    let found: LoadedAccount | undefined;
-    for (const a of this.#accounts.values()) if (normIssuer(a.config.issuer_url) === want) found = a;
-    return found;
+    return this.forIssuer(issuer).at(-1);
   }
 }

@@ -40,6 +40,7 @@ export async function add(ctx: AgentContext, p: RequestParams<'add'>): Promise<R
     // Keep the loaded account: its refresh token may be newer than the file's (rotation).
     // A confirmation requirement can be added, never dropped, by adding again.
     if (p.confirm === true) existing.confirm = true;
+    if (p.always_allow_id_token === true) existing.alwaysAllowIdToken = true;
     if (fileKey !== undefined) {
       // token-gen hands over the key after saving; token-add after a key change. If the loaded
       // refresh token already rotated past the one in the file, write it now, in the queue.
@@ -58,7 +59,7 @@ export async function add(ctx: AgentContext, p: RequestParams<'add'>): Promise<R
     }
     return { info: 'account already loaded.' };
   }
-  const account = ctx.accounts.add(config, lifetime, { fileKey, confirm: p.confirm === true });
+  const account = ctx.accounts.add(config, lifetime, { fileKey, confirm: p.confirm === true, alwaysAllowIdToken: p.always_allow_id_token === true });
   if (!p.plain_add) {
     // Prove the account works before saying so, as oidc-agent does; the token is cached.
     try {

@@ -3,6 +3,7 @@ import type { LoadedAccountStatus, Results } from '@token-agent/protocol';
 import type { LoadedAccount } from '../accounts/registry.js';
 import type { AgentContext } from '../context.js';
 import { describeWatches } from '../btfile/describe.js';
+import { loadIssuerConfig } from '@token-agent/store';
 
 function accountStatus(ctx: AgentContext, a: LoadedAccount, now: number): LoadedAccountStatus {
   const s: LoadedAccountStatus = { name: a.name, issuer: a.config.issuer_url, loaded_at: a.loadedAt, cached_tokens: ctx.cache.countFor(a.name) };
@@ -26,7 +27,7 @@ export function statusJson(ctx: AgentContext): Results['status_json'] {
   return {
     info: {
       version: ctx.settings.version,
-      command_line_options: { socket_path: ctx.settings.socketPath, lifetime: ctx.settings.defaultLifetime },
+      command_line_options: { socket_path: ctx.settings.socketPath, lifetime: ctx.settings.defaultLifetime, ...(ctx.settings.restrictedSocket !== undefined ? { restricted_socket: ctx.settings.restrictedSocket } : {}) },
       pid: process.pid,
       loaded_accounts: ctx.accounts.names(),
       accounts: ctx.accounts.all().map((a) => accountStatus(ctx, a, Math.floor(Date.now() / 1000))),
@@ -64,4 +65,31 @@ export function status(ctx: AgentContext): Results['status'] {
 
 export function check(): Results['check'] {
   return {};
+}
+
+/**
+ * `account_info` (oidc-agent 5): `{ issuer: { pubclient, accounts: { name: loaded } } }` from
+ * issuer.config (its `accounts` and `default_account`) and the loaded accounts.
+ */
+export async function accountInfo(ctx: AgentContext): Promise<Results['account_info']> {
+  const info: Results['account_info']['info'] = {};
+  const norm = (u: string) => u.replace(/\/+$/, '');
+  const entryFor = (issuer: string, pubclient = false) => {
+    const key = Object.keys(info).find((k) => norm(k) === norm(issuer)) ?? issuer;
+    return (info[key] ??= { pubclient, accounts: {} });
+  };
+  let entries: Awaited<ReturnType<typeof loadIssuerConfig>> = [];
+  try {
+    entries = await loadIssuerConfig({ configDir: ctx.settings.configDir, bundled: false });
+  } catch (err) {
+    ctx.log.warn('issuer-config-unreadable', { error: err instanceof Error ? err.message : String(err) });
+  }
+  for (const e of entries) {
+    const names = [...(e.accounts ?? []), ...(e.default_account !== undefined ? [e.default_account] : [])];
+    const entry = entryFor(e.issuer, e.pubclient !== undefined);
+    if (e.pubclient !== undefined) entry.pubclient = true;
+    for (const n of names) entry.accounts[n] = ctx.accounts.get(n) !== undefined;
+  }
+  for (const a of ctx.accounts.all()) entryFor(a.config.issuer_url).accounts[a.name] = true;
+  return { info };
 }

@@ -1,7 +1,7 @@
 /** `access_token`: a valid token from the cache, or one refresh shared by all concurrent askers. */
 import type { RequestParams, Results } from '@token-agent/protocol';
 import { OidcError } from '@token-agent/oidc';
-import { accountExists, validateAccountName } from '@token-agent/store';
+import { accountExists, findIssuer, loadIssuerConfig, validateAccountName } from '@token-agent/store';
 import { clientRef, type LoadedAccount } from '../accounts/registry.js';
 import { cacheKey, type CachedToken } from '../cache/token-cache.js';
 import type { AgentContext } from '../context.js';
@@ -12,6 +12,21 @@ import { AgentErrorText } from '@token-agent/protocol';
 
 export function splitList(s: string | undefined): string[] {
   return s === undefined ? [] : s.split(/\s+/).filter(Boolean);
+}
+
+/**
+ * The issuer's default account as oidc-agent defines it: `default_account` in issuer.config (system
+ * and user files, the user's winning), else the first name of its `accounts` list. Read per request
+ * (only issuer requests with several candidates get here), so edits apply without a restart.
+ */
+async function defaultAccount(ctx: AgentContext, issuer: string): Promise<string | undefined> {
+  try {
+    const entry = findIssuer(await loadIssuerConfig({ configDir: ctx.settings.configDir, bundled: false }), issuer);
+    return entry?.default_account ?? entry?.accounts?.[0];
+  } catch (err) {
+    ctx.log.warn('issuer-config-unreadable', { error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
 }
 
 /** Finds the loaded account a request names, or explains why there is none. */
@@ -29,8 +44,13 @@ export async function resolveAccount(ctx: AgentContext, name: string | undefined
     throw configured ? accountNotLoaded(name) : noSuchAccount(name);
   }
   if (issuer !== undefined) {
-    const a = ctx.accounts.byIssuer(issuer);
-    if (a !== undefined) return a;
+    const loaded = ctx.accounts.forIssuer(issuer);
+    if (loaded.length === 1) return loaded[0]!;
+    if (loaded.length > 1) {
+      // oidc-agent's rule: the issuer's default account when it is loaded, else the one loaded last.
+      const preferred = await defaultAccount(ctx, issuer);
+      return loaded.find((a) => a.name === preferred) ?? loaded.at(-1)!;
+    }
     throw new AgentError(`No account loaded for issuer ${issuer}`, 'Load one with: token-add NAME (or create one with: token-gen NAME --issuer ISSUER)');
   }
   throw new AgentError('Bad Request: "account" or "issuer" is required');
@@ -40,7 +60,13 @@ export async function resolveAccount(ctx: AgentContext, name: string | undefined
  * Refreshes through the account's queue and keeps a rotated refresh token: in memory at once, and
  * in the account file before the token is handed out (see accounts/write-back.ts).
  */
-export function refreshFor(ctx: AgentContext, account: LoadedAccount, scopes: string[], audiences: string[]): Promise<CachedToken> {
+export function refreshFor(
+  ctx: AgentContext,
+  account: LoadedAccount,
+  scopes: string[],
+  audiences: string[],
+  onIdToken?: (idToken: string | undefined) => void,
+): Promise<CachedToken> {
   const run = account.refreshQueue.then(async () => {
     if (ctx.lock.locked) throw new AgentError(AgentErrorText.locked);
     const rt = account.config.refresh_token;
@@ -68,6 +94,7 @@ export function refreshFor(ctx: AgentContext, account: LoadedAccount, scopes: st
       // Still inside the queue: the next refresh waits until the file holds this token.
       await writeBack(ctx, account);
     }
+    onIdToken?.(t.id_token);
     return { access_token: t.access_token, expires_at: t.expires_at };
   });
   account.refreshQueue = run.catch(() => undefined);
@@ -83,4 +110,23 @@ export async function accessToken(ctx: AgentContext, p: RequestParams<'access_to
   const key = cacheKey(account.name, scopes, audiences);
   const token = await ctx.cache.get(key, minValid, () => refreshFor(ctx, account, scopes, audiences));
   return { access_token: token.access_token, issuer: account.config.issuer_url, expires_at: token.expires_at };
+}
+
+/**
+ * `id_token` (oidc-agent's): a refresh (with `scope` when given) that returns the OP's id token,
+ * never cached (the access token of that refresh is, for the default scopes). The user confirms each
+ * request (the prompt command) unless the account was added with `always_allow_id_token` or the
+ * agent runs with `--always-allow-idtoken`.
+ */
+export async function idToken(ctx: AgentContext, p: RequestParams<'id_token'>): Promise<Results['id_token']> {
+  const account = await resolveAccount(ctx, p.account, p.issuer);
+  if (!account.alwaysAllowIdToken && !ctx.settings.alwaysAllowIdToken) await confirmUse(ctx, account, p.application_hint, 'an id token');
+  const scopes = splitList(p.scope);
+  let id: string | undefined;
+  const token = await refreshFor(ctx, account, scopes, [], (t) => (id = t));
+  if (scopes.length === 0) ctx.cache.restore([[cacheKey(account.name, [], []), token]]);
+  if (id === undefined) {
+    throw new AgentError('The OP returned no id token', `ask for the openid scope (the account's scopes: ${account.config.auth_scope ?? 'none'})`);
+  }
+  return { id_token: id, issuer: account.config.issuer_url };
 }

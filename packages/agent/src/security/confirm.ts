@@ -49,18 +49,18 @@ export function needsConfirmation(ctx: AgentContext, account: LoadedAccount): bo
 }
 
 /** Resolves when the user said yes; throws `operation forbidden` (with why in `info`) otherwise. */
-export async function confirmUse(ctx: AgentContext, account: LoadedAccount, applicationHint: string | undefined): Promise<void> {
+export async function confirmUse(ctx: AgentContext, account: LoadedAccount, applicationHint: string | undefined, what = 'an access token'): Promise<void> {
   const name = account.name;
   const command = ctx.settings.confirmCmd;
   if (command === undefined || command.trim() === '') {
     ctx.log.info('confirmation-impossible', { account: name });
     throw new AgentError(
       AgentErrorText.forbidden,
-      `account '${name}' needs a confirmation for every use, but the agent has no prompt command: start it with TOKEN_AGENT_CONFIRM_CMD set (or token-agent --confirm-cmd CMD)`,
+      `${what === 'an access token' ? `account '${name}' needs a confirmation for every use` : `${what} for account '${name}' needs a confirmation`}, but the agent has no prompt command: start it with TOKEN_AGENT_CONFIRM_CMD set (or token-agent --confirm-cmd CMD)`,
     );
   }
   const app = printable(applicationHint) || 'an application';
-  const question = `Allow ${app} to get an access token for account '${name}' (${printable(account.config.issuer_url)})?`;
+  const question = `Allow ${app} to get ${what} for account '${name}' (${printable(account.config.issuer_url)})?`;
   const yes = await runPrompt(command, {
     ...childEnv(),
     [ConfirmEnv.account]: name,

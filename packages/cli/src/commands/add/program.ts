@@ -17,6 +17,8 @@ export function createProgram(onOptions: (o: AddOptions) => void): Command {
     .option('--long', 'with --loaded: time left, last refresh and last error per account')
     .option('--json', 'with --loaded: the details as JSON')
     .option('-c, --confirm', 'every token request for this account needs a yes from the agent\'s prompt command')
+    .option('-f, --force', 'load the account from its file even when it is loaded (replaces the loaded one, as oidc-add -f)')
+    .option('--always-allow-idtoken', 'id-token requests for this account need no confirmation (as oidc-add)')
     .option('-x, --lock', 'lock the agent with a password (only unlock is served until then)')
     .option('-X, --unlock', 'unlock the agent')
     .option('--keyring', 'take the password from the OS keychain (and save it there after a successful load)')
@@ -44,6 +46,8 @@ export function createProgram(onOptions: (o: AddOptions) => void): Command {
         name,
         lifetime: o['lifetime'] as number | undefined,
         confirm: o['confirm'] === true,
+        ...(o['alwaysAllowIdtoken'] === true ? { alwaysAllowIdToken: true } : {}),
+        ...(o['force'] === true ? { force: true } : {}),
         keyring: o['keyring'] ? 'use' : o['tryKeyring'] ? 'try' : false,
         password: passwordOptionsFrom(o),
       });

@@ -1,5 +1,5 @@
 /** `token-add`: decrypt an account file locally and load it into the agent (like oidc-add). */
-import { request, type LoadedAccountStatus } from '@token-agent/protocol';
+import { AgentErrorText, ProtocolError, request, type LoadedAccountStatus } from '@token-agent/protocol';
 import { configDir, listAccounts, resolvePassword, serializeAccountConfig, serializeFileKey, validateAccountName } from '@token-agent/store';
 import { openAccount, type KeyringMode } from '../../account-password.js';
 import { CliError, ExitCode, type Io } from '../../output.js';
@@ -7,7 +7,7 @@ import type { PasswordOptions } from '../../passwords.js';
 import { requireSocket } from '../../socket.js';
 
 export type AddOptions =
-  | { action: 'add'; name: string; lifetime: number | undefined; confirm: boolean; keyring: KeyringMode; password: PasswordOptions }
+  | { action: 'add'; name: string; lifetime: number | undefined; confirm: boolean; alwaysAllowIdToken?: boolean; force?: boolean; keyring: KeyringMode; password: PasswordOptions }
   | { action: 'remove'; name: string }
   | { action: 'remove-all' }
   | { action: 'list' }
@@ -70,13 +70,20 @@ async function add(o: Extract<AddOptions, { action: 'add' }>, io: Io): Promise<v
   const config = JSON.parse(serializeAccountConfig(loaded.config)) as Record<string, unknown>;
   // The file key (derived key + salt, never the password) lets the agent write rotated refresh
   // tokens back to the file without asking again.
-  const params: { config: Record<string, unknown>; lifetime?: number; confirm?: boolean; token_agent_file_key: Record<string, unknown> } = {
+  const params: { config: Record<string, unknown>; lifetime?: number; confirm?: boolean; always_allow_id_token?: boolean; token_agent_file_key: Record<string, unknown> } = {
     config,
     token_agent_file_key: serializeFileKey(loaded.key),
   };
   loaded.key.derived.fill(0);
   if (o.lifetime !== undefined) params.lifetime = o.lifetime;
   if (o.confirm) params.confirm = true;
+  if (o.alwaysAllowIdToken) params.always_allow_id_token = true;
+  if (o.force) {
+    // oidc-add -f: the file's account replaces the loaded one (the file holds any rotated token).
+    await request('remove', { account: o.name }, { socketPath, ...TIMEOUT }).catch((err: unknown) => {
+      if (!(err instanceof ProtocolError && err.agentError === AgentErrorText.accountNotLoaded)) throw err;
+    });
+  }
   const r = await request('add', params, { socketPath, ...TIMEOUT });
   const info = (r as { info?: unknown }).info;
   io.stderr.write(`Account '${o.name}' loaded.${typeof info === 'string' && info ? ` ${info}` : ''}\n`);

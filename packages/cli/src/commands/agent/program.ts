@@ -19,6 +19,16 @@ export function createProgram(onOptions: (o: AgentCliOptions) => void, io: Io = 
     .option('-a, --socket-path <path>', 'listen on this socket path')
     .option('--confirm', 'every token request needs a yes from the prompt command (--confirm-cmd)')
     .option('--confirm-cmd <command>', 'confirmation prompt command (default $TOKEN_AGENT_CONFIRM_CMD); exit 0 = yes')
+    .option('--always-allow-idtoken', 'id_token requests need no confirmation (as oidc-agent)')
+    .option('--restricted-socket <path>', 'also listen on PATH, serving only access_token (for --allow) and check: the socket to forward')
+    .option('--allow <account[:scopes]>', 'on the restricted socket: ACCOUNT, optionally only SCOPE,SCOPE… (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--forward', 'print the ssh options that forward the (restricted) agent socket to a remote host, and the remote environment')
+    .option('--ssh-host <host>', 'with --forward: the ssh host (default: HOST)')
+    .option('--remote-socket <path>', 'with --forward: the socket path on the remote host (default /tmp/token-agent-fwd-$USER.sock)')
+    .option('--write-ssh-config', 'with --forward --ssh-host: add the forward to ~/.ssh/config')
+    .option('--print-service [kind]', 'print a service definition that runs the agent on the default socket: systemd (user unit, default on Linux), socket (with a socket unit), launchd (macOS)')
+    .option('--install-service [kind]', 'write that service definition (~/.config/systemd/user or ~/Library/LaunchAgents) and print how to enable it')
+    .addOption(new Option('--completion <shell>', 'print the shell completion for all token-* commands').choices(['bash', 'zsh', 'fish']))
     .addOption(new Option('--log-level <level>', 'agent log level').choices(['debug', 'info', 'warn', 'error']))
     .passThroughOptions()
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage, 3 no agent; with COMMAND: its exit code.')
@@ -28,7 +38,7 @@ export function createProgram(onOptions: (o: AgentCliOptions) => void, io: Io = 
       const confirm = o['confirm'] === true;
       const confirmCmd = o['confirmCmd'] as string | undefined;
       onOptions({
-        action: o['kill'] ? 'kill' : o['status'] ? 'status' : command.length > 0 ? 'run' : 'start',
+        action: o['kill'] ? 'kill' : o['status'] ? 'status' : o['completion'] !== undefined ? 'completion' : o['forward'] ? 'forward' : o['printService'] !== undefined || o['installService'] !== undefined ? 'service' : command.length > 0 ? 'run' : 'start',
         shell,
         json: o['json'] === true,
         quiet: o['quiet'] === true,
@@ -38,6 +48,15 @@ export function createProgram(onOptions: (o: AgentCliOptions) => void, io: Io = 
         command,
         confirm,
         confirmCmd,
+        alwaysAllowIdToken: o['alwaysAllowIdtoken'] === true,
+        restrictedSocket: o['restrictedSocket'] as string | undefined,
+        allow: o['allow'] as string[] | undefined,
+        sshHost: o['sshHost'] as string | undefined,
+        remoteSocket: o['remoteSocket'] as string | undefined,
+        writeSshConfig: o['writeSshConfig'] === true,
+        serviceKind: o['installService'] ?? o['printService'],
+        installService: o['installService'] !== undefined,
+        completion: o['completion'] as string | undefined,
       });
     });
 }

@@ -3,17 +3,17 @@
  * ssh-agent; `--kill`, `--status`; `token-agent CMD…` runs a command with the environment set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AgentErrorText, ProtocolError, assertSocketPathFits, request, socketPathFromEnv } from '@token-agent/protocol';
+import { dirname, join } from 'node:path';
+import { AgentErrorText, ProtocolError, assertSocketPathFits, checkPrivateSocketDir, defaultSocketPath, request, socketPathFromEnv } from '@token-agent/protocol';
 import { CliError, ExitCode, shellQuote, type Io } from '../../output.js';
 
 export type Shell = 'sh' | 'csh' | 'fish';
 
 export interface AgentCliOptions {
-  action: 'start' | 'kill' | 'status' | 'run';
+  action: 'start' | 'kill' | 'status' | 'run' | 'forward' | 'service' | 'completion';
   shell: Shell;
   json: boolean;
   quiet: boolean;
@@ -24,6 +24,20 @@ export interface AgentCliOptions {
   /** Every token request needs a confirmation (`--confirm`), by `confirmCmd` or $TOKEN_AGENT_CONFIRM_CMD. */
   confirm?: boolean;
   confirmCmd?: string | undefined;
+  /** `--always-allow-idtoken`: id_token requests need no confirmation. */
+  alwaysAllowIdToken?: boolean;
+  /** `--restricted-socket PATH --allow ACCOUNT[:SCOPES]…`: a second, restricted socket (set when the agent starts). */
+  restrictedSocket?: string | undefined;
+  allow?: string[] | undefined;
+  /** `--forward [--ssh-host HOST] [--remote-socket PATH] [--write-ssh-config]`. */
+  sshHost?: string | undefined;
+  remoteSocket?: string | undefined;
+  writeSshConfig?: boolean;
+  /** `--print-service [KIND]` / `--install-service [KIND]`: KIND systemd (default on Linux), socket, launchd. */
+  serviceKind?: unknown;
+  installService?: boolean;
+  /** `--completion bash|zsh|fish`. */
+  completion?: string | undefined;
 }
 
 interface AgentEnv {
@@ -71,18 +85,24 @@ async function probe(socket: string, env: NodeJS.ProcessEnv = {}): Promise<Agent
   }
 }
 
-/** Where a new agent listens: `$XDG_RUNTIME_DIR/token-agent/agent.sock`, else a fresh private temp dir. */
-function newSocketPath(env: NodeJS.ProcessEnv): { path: string; removeDir: boolean } {
-  const xdg = env['XDG_RUNTIME_DIR'];
-  if (xdg) {
-    try {
-      if (statSync(xdg).isDirectory()) return { path: join(xdg, 'token-agent', 'agent.sock'), removeDir: false };
-    } catch {
-      // not there: fall through
-    }
-  }
+/** A fresh private temp dir for an agent of its own (`token-agent CMD`). */
+function privateSocketPath(env: NodeJS.ProcessEnv): { path: string; removeDir: boolean } {
   const dir = mkdtempSync(join(env['TMPDIR'] || tmpdir(), 'token-agent-'));
   return { path: join(dir, 'agent.sock'), removeDir: true };
+}
+
+/** The per-user default socket (see defaultSocketPath), refused when its directory is not private. */
+function defaultSocket(env: NodeJS.ProcessEnv): string {
+  const path = defaultSocketPath(env);
+  const bad = checkPrivateSocketDir(dirname(path));
+  if (bad !== undefined) throw new CliError(bad);
+  return path;
+}
+
+/** A restricted socket is set up when the agent starts: asking for one from a running agent is an error. */
+function refuseRestricted(o: AgentCliOptions, a: AgentEnv): AgentEnv {
+  if (o.restrictedSocket === undefined) return a;
+  throw new CliError(`an agent (pid ${a.pid}) already runs at ${a.socket}; a restricted socket is set up when the agent starts: stop it first (token-agent --kill) or use another --socket-path`);
 }
 
 /** Variables that may hold a secret of the user's shell; the long-lived agent does not need them. */
@@ -103,24 +123,35 @@ function daemonPath(): string {
 async function startDaemon(
   o: AgentCliOptions,
   io: Io,
-  chosen = o.socketPath !== undefined ? { path: o.socketPath, removeDir: false } : newSocketPath(io.env),
+  chosen = { path: o.socketPath ?? defaultSocket(io.env), removeDir: false },
 ): Promise<AgentEnv> {
   assertSocketPathFits(chosen.path);
   // Another agent already serving the default path (another shell started it): reuse it.
   const running = await probe(chosen.path, io.env);
-  if (running !== undefined) return running;
+  if (running !== undefined) return refuseRestricted(o, running);
   const args = [daemonPath(), '--socket', chosen.path, '--ready-fd', '3'];
   if (chosen.removeDir) args.push('--remove-dir');
   if (o.lifetime !== undefined) args.push('--lifetime', String(o.lifetime));
   if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
   if (o.confirm) args.push('--confirm');
   if (o.confirmCmd !== undefined) args.push('--confirm-cmd', o.confirmCmd);
+  if (o.alwaysAllowIdToken) args.push('--always-allow-idtoken');
+  if (o.restrictedSocket !== undefined) {
+    assertSocketPathFits(o.restrictedSocket);
+    args.push('--restricted-socket', o.restrictedSocket);
+    for (const a of o.allow ?? []) args.push('--allow', a);
+  }
   const logFile = await logFilePath(io.env);
   if (logFile !== undefined) args.push('--log-file', logFile);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: agentEnv(io.env) });
   const line = await readyLine(child);
   child.unref();
   const m = /^READY (\d+)$/.exec(line);
+  if (!m && /already listening|another agent is starting/.test(line)) {
+    // Another launcher won the race for this socket: use its agent.
+    const winner = await probe(chosen.path, io.env);
+    if (winner !== undefined) return refuseRestricted(o, winner);
+  }
   if (!m) throw new CliError(`the agent did not start: ${line.replace(/^ERROR /, '')}`);
   return { socket: chosen.path, pid: Number(m[1]) };
 }
@@ -188,16 +219,37 @@ export async function run(o: AgentCliOptions, io: Io): Promise<number> {
   const envSocket = socketPathFromEnv(io.env);
   switch (o.action) {
     case 'status': {
-      const socket = o.socketPath ?? envSocket;
-      if (socket === undefined) throw new CliError('no agent: TOKEN_AGENT_SOCK and OIDC_SOCK are not set', ExitCode.noAgent);
+      const socket = o.socketPath ?? envSocket ?? defaultSocket(io.env);
       const r = await request(o.json ? 'status_json' : 'status', {}, { socketPath: socket, timeoutMs: 10_000 });
       const info = (r as { info?: unknown }).info;
       io.stdout.write(o.json ? `${JSON.stringify(info)}\n` : `${String(info)}\n`);
       return ExitCode.ok;
     }
+    case 'completion': {
+      const { completionScript } = await import('./completion.js');
+      io.stdout.write(completionScript(o.completion ?? 'bash'));
+      return ExitCode.ok;
+    }
+    case 'service': {
+      const { parseServiceKind, service } = await import('./service.js');
+      return service({ kind: parseServiceKind(o.serviceKind), install: o.installService === true, node: process.execPath, daemon: daemonPath() }, io);
+    }
+    case 'forward': {
+      const { forward } = await import('./forward.js');
+      return forward(
+        {
+          agentSocket: o.socketPath ?? envSocket ?? defaultSocketPath(io.env),
+          restrictedSocket: o.restrictedSocket,
+          host: o.sshHost,
+          remoteSocket: o.remoteSocket,
+          writeSshConfig: o.writeSshConfig === true,
+          json: o.json,
+        },
+        io,
+      );
+    }
     case 'kill': {
-      const socket = o.socketPath ?? envSocket;
-      if (socket === undefined) throw new CliError('no agent: TOKEN_AGENT_SOCK and OIDC_SOCK are not set', ExitCode.noAgent);
+      const socket = o.socketPath ?? envSocket ?? defaultSocket(io.env);
       const a = await probe(socket, io.env);
       if (a === undefined) throw new CliError(`no agent answers at ${socket}`, ExitCode.noAgent);
       await kill(a);
@@ -206,13 +258,15 @@ export async function run(o: AgentCliOptions, io: Io): Promise<number> {
     }
     case 'start': {
       // Reuse the agent the environment points at when it is alive.
+      if ((o.allow !== undefined) !== (o.restrictedSocket !== undefined)) throw new CliError('--restricted-socket PATH and --allow ACCOUNT[:SCOPES] go together', ExitCode.usage);
       const live = o.socketPath === undefined && envSocket !== undefined ? await probe(envSocket, io.env) : undefined;
+      if (live !== undefined) refuseRestricted(o, live);
       print(io, live ?? (await startDaemon(o, io)), o);
       return ExitCode.ok;
     }
     case 'run': {
       // A private agent for this command only, never the shared default socket.
-      const chosen = o.socketPath !== undefined ? { path: o.socketPath, removeDir: false } : newSocketPath({ ...io.env, XDG_RUNTIME_DIR: '' });
+      const chosen = o.socketPath !== undefined ? { path: o.socketPath, removeDir: false } : privateSocketPath(io.env);
       const a = await startDaemon(o, io, chosen);
       const env = { ...io.env, TOKEN_AGENT_SOCK: a.socket, OIDC_SOCK: a.socket, TOKEN_AGENT_PID: String(a.pid) };
       const [cmd, ...args] = o.command;

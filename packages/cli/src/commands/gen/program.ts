@@ -34,6 +34,9 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
     .description('Create an account: register a client at the OP, log in, store the refresh token encrypted.')
     .argument('[name]', 'account short name')
     .option('--issuer <url>', 'the OpenID Provider (issuer URL)')
+    .addOption(new Option('--iss <url>', 'alias of --issuer (oidc-gen)').hideHelp())
+    .option('--scope-max', 'all the scopes the OP offers (as --scope max; alias --scope-all)')
+    .addOption(new Option('--scope-all').hideHelp())
     .addOption(
       new Option('-w, --flow <flow>', 'how to log in (default: code when a browser can be opened, else device)').choices(['code', 'device', 'password', 'refresh']),
     )
@@ -44,6 +47,7 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
     .option('--client-secret <secret>', 'secret of --client-id (visible in the process list: prefer --client-secret-env)')
     .option('--client-secret-env <var>', 'read the client secret from this environment variable')
     .option('--username <name>', 'password flow: the user name at the OP')
+    .addOption(new Option('--op-username <name>', 'alias of --username (oidc-gen)').hideHelp())
     .option('--op-password-env <var>', 'password flow: read the OP password from this environment variable')
     .option('--op-password-file <file>', 'password flow: read the OP password from this file')
     .option('--rt-env [var]', 'refresh flow: read the refresh token from this environment variable (default OIDC_REFRESH_TOKEN)')
@@ -67,6 +71,10 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
     .addHelpText('after', '\nExit codes: 0 ok, 1 failure, 2 usage, 3 no agent, 4 unknown account, 5 wrong password / no password source.')
     .showHelpAfterError('(add --help for usage)')
     .action((name: string | undefined, o: Record<string, unknown>) => {
+      // oidc-gen's spellings.
+      if (o['issuer'] === undefined && o['iss'] !== undefined) o['issuer'] = o['iss'];
+      if (o['username'] === undefined && o['opUsername'] !== undefined) o['username'] = o['opUsername'];
+      if (o['scopeMax'] === true || o['scopeAll'] === true) o['scope'] = [...((o['scope'] as string[] | undefined) ?? []), 'max'];
       if (o['list']) return onOptions({ action: 'list' });
       if (name === undefined) throw new CliError('an account name is required (see --help)', ExitCode.usage);
       const password = passwordOptionsFrom(o);

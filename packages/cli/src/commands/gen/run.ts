@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ProtocolError, request, socketPathFromEnv, type DeviceAuthorization } from '@token-agent/protocol';
+import { ProtocolError, request, resolveSocketPath, type DeviceAuthorization } from '@token-agent/protocol';
 import {
   accountExists,
   configDir,
@@ -130,6 +130,13 @@ export async function run(o: GenOptions, io: Io): Promise<void> {
       checkName(o.name);
       const { config } = await openAccount(dir, o.name, o.password, io, o.keyring ? 'try' : false);
       const out = JSON.parse(serializeAccountConfig(config)) as Record<string, unknown>;
+      // The issuer as the OP spells it (the file holds it slash-terminated for oidc-agent).
+      out['issuer_url'] = config.issuer_url;
+      const own = out['token_agent'] as Record<string, unknown> | undefined;
+      if (own !== undefined) {
+        delete own['issuer'];
+        if (Object.keys(own).length === 0) delete out['token_agent'];
+      }
       if (!o.showSecrets) for (const k of SECRET_KEYS) if (typeof out[k] === 'string' && out[k] !== '') out[k] = '(hidden: use --show-secrets)';
       io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return;
@@ -230,8 +237,8 @@ async function rename(o: Extract<GenOptions, { action: 'rename' }>, dir: string,
   await saveAccount(dir, o.newName, renamed, key);
   await deleteAccountFile(dir, o.name);
   let inAgent = false;
-  const socketPath = socketPathFromEnv(io.env);
-  if (socketPath !== undefined) {
+  const socketPath = resolveSocketPath(io.env).path;
+  {
     const loaded = await request('loaded_accounts', {}, { socketPath, timeoutMs: 5_000 }).then(
       (r) => (r as { info?: string[] }).info ?? [],
       () => [] as string[],

@@ -77,6 +77,12 @@ const deferred: string[][] = [
   ['kit', '-ie'],
   ['kit', '--bearer=1'],
   ['kit', '--bt-file'],
+  ['kit', '--id-token'],
+  ['kit', '-a'],
+  ['kit', '--all'],
+  ['kit', '-o'],
+  ['kit', '--token'],
+  ['kit', '--id-token', '-s', 'openid'],
 ];
 
 // Contradictions: commander reports them as usage errors (exit 2).
@@ -121,3 +127,19 @@ test('the file options and output options land where run() reads them', () => {
 function pick(o: GetOptions | undefined): Partial<GetOptions> | undefined {
   return o === undefined ? undefined : { bt: o.bt, btFile: o.btFile, output: o.output };
 }
+
+test('--id-token (commander only): sets idToken; with an output or file option it is a usage error', () => {
+  assert.equal(viaCommander(['kit', '--id-token'])?.idToken, true);
+  assert.deepEqual(viaCommander(['kit', '--id-token', '-s', 'openid', '-s', 'email'])?.scopes, ['openid', 'email']);
+  assert.equal(viaCommander(['kit'])?.idToken, undefined);
+  for (const bad of [['kit', '--id-token', '--json'], ['kit', '--id-token', '--watch'], ['kit', '--id-token', '-f'], ['kit', '--id-token', '--aud', 'x']]) {
+    assert.equal(viaCommander(bad), undefined, bad.join(' '));
+  }
+});
+
+test('-a/--all and -o/--token (commander only)', () => {
+  assert.equal(viaCommander(['kit', '-a'])?.output, 'all');
+  assert.equal(viaCommander(['kit', '--all', '-s', 'openid'])?.output, 'all');
+  assert.equal(viaCommander(['kit', '--json', '--all'])?.output, 'json');
+  assert.equal(viaCommander(['kit', '-o'])?.output, 'token');
+});

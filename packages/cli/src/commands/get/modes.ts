@@ -5,7 +5,7 @@
  */
 
 /** How the token is printed; `issuer-expires-at` is oidc-token's `-i -e`: both as sh exports. */
-export type OutputMode = 'token' | 'env' | 'json' | 'bearer' | 'auth-header' | 'issuer' | 'expires-at' | 'issuer-expires-at';
+export type OutputMode = 'token' | 'env' | 'json' | 'all' | 'bearer' | 'auth-header' | 'issuer' | 'expires-at' | 'issuer-expires-at';
 
 /** `--watch`, `--unwatch`, `--bt` (write once; also `--bt-file` alone). */
 export type BtMode = 'watch' | 'unwatch' | 'once';
@@ -15,6 +15,8 @@ export interface OutputFlags {
   json?: boolean | undefined;
   bearer?: boolean | undefined;
   authHeader?: boolean | undefined;
+  /** oidc-token's `-a/--all`: token, issuer and expiry on three lines (commander only). */
+  all?: boolean | undefined;
   issuer?: boolean | undefined;
   expiresAt?: boolean | undefined;
 }
@@ -23,6 +25,7 @@ export interface OutputFlags {
 export function outputMode(f: OutputFlags): OutputMode {
   if (f.json) return 'json';
   if (f.env) return 'env';
+  if (f.all) return 'all';
   if (f.bearer) return 'bearer';
   if (f.authHeader) return 'auth-header';
   if (f.issuer && f.expiresAt) return 'issuer-expires-at';

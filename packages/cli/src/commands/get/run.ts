@@ -17,6 +17,8 @@ export interface GetOptions {
   bt: BtMode | undefined;
   /** `--bt-file`: that file instead of the discovery default. */
   btFile: string | undefined;
+  /** `--id-token`: an id token instead of an access token (commander only; the fast parser defers). */
+  idToken?: boolean;
 }
 
 /** True when the positional argument names an issuer rather than an account (as oidc-token decides). */
@@ -37,6 +39,8 @@ export function formatToken(reply: Reply<'access_token'>, output: GetOptions['ou
         `OIDC_EXP=${reply.expires_at}; export OIDC_EXP;`,
         '',
       ].join('\n');
+    case 'all':
+      return `${reply.access_token}\n${reply.issuer}\n${reply.expires_at}\n`;
     case 'bearer':
       return `Bearer ${reply.access_token}\n`;
     case 'auth-header':
@@ -60,6 +64,15 @@ export async function run(options: GetOptions, io: Io): Promise<void> {
   const scope = options.scopes.flatMap((s) => s.split(/\s+/)).filter(Boolean);
   const audience = options.audiences.flatMap((s) => s.split(/\s+/)).filter(Boolean);
   const issuer = isIssuerUrl(options.target);
+  if (options.idToken) {
+    const reply = await request(
+      'id_token',
+      { ...(issuer ? { issuer: options.target } : { account: options.target }), scope: scope.length > 0 ? scope.join(' ') : undefined, application_hint: options.appName },
+      { socketPath, timeoutMs: 120_000 },
+    );
+    io.stdout.write(`${(reply as Reply<'id_token'>).id_token}\n`);
+    return;
+  }
   const ask = () =>
     request(
       'access_token',
