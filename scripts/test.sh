@@ -35,4 +35,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 bash scripts/setup.sh
+# The tests are TypeScript too: type-check them (tsx runs them without checking).
+pnpm -s exec tsc -p test/tsconfig.json
 node scripts/run-tests.mjs "${1:-all}"

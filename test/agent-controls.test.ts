@@ -13,7 +13,7 @@ const ENC = 'controls-enc-pw-1';
 
 async function statusOf(world: World): Promise<{ accounts: LoadedAccountStatus[]; command_line_options: { lifetime: number } }> {
   const r = await request('status_json', {}, { socketPath: world.socket });
-  return (r as { info: { accounts: LoadedAccountStatus[]; command_line_options: { lifetime: number } } }).info;
+  return (r as unknown as { info: { accounts: LoadedAccountStatus[]; command_line_options: { lifetime: number } } }).info;
 }
 
 async function loaded(world: World): Promise<string[]> {

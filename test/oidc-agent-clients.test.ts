@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SecureChannel, request } from '@token-agent/protocol';
+import { SecureChannel, request, type Reply } from '@token-agent/protocol';
 import type { DevOp } from '../scripts/dev-op/index.ts';
 import { ROOT, World, collect, jwtPayload, startOp, DEFAULT_USERNAME } from './harness.ts';
 
@@ -325,7 +325,7 @@ describe('id_token, account_info, status_json (oidc-agent shapes)', () => {
       await other.createAccount(op, 'free', 'pw-free-1');
       const t = await other.run('token-get', ['free', '--id-token']);
       assert.equal(t.code, 0, t.stderr);
-      const status = await request('status_json', {}, { socketPath: other.socket });
+      const status = (await request('status_json', {}, { socketPath: other.socket })) as Reply<'status_json'>;
       assert.deepEqual(status.info.loaded_accounts, ['free']);
     } finally {
       await other.cleanup();
@@ -375,7 +375,7 @@ describe('id_token, account_info, status_json (oidc-agent shapes)', () => {
   });
 
   test('status_json: version, command_line_options, loaded_accounts (plus our extras)', async () => {
-    const r = await request('status_json', {}, { socketPath: world.socket });
+    const r = (await request('status_json', {}, { socketPath: world.socket })) as Reply<'status_json'>;
     assert.equal(typeof r.info.version, 'string');
     assert.equal(typeof r.info.command_line_options, 'object');
     assert.deepEqual([...r.info.loaded_accounts].sort(), ['no', 'yes']);
