@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { authorizeCode } from '../scripts/dev-op/drive.ts';
 import type { DevOp } from '../scripts/dev-op/index.ts';
-import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, jwtPayload, refreshAtOp, startOp, waitFor, type RunResult } from './harness.ts';
+import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, jwtPayload, refreshAtOp, waitFor, type RunResult, opAndAgent, stopAll } from './harness.ts';
 
 const ENC = 'code flow encryption pw';
 
@@ -50,15 +50,8 @@ function refreshWith(op: DevOp, c: Record<string, string>, refreshToken = c['ref
 describe('code flow through the loopback listener', () => {
   let op: DevOp;
   let world: World;
-  before(async () => {
-    op = await startOp();
-    world = new World();
-    await world.startAgent();
-  });
-  after(async () => {
-    await world.cleanup();
-    await op.close();
-  });
+  before(async () => ({ op, world } = await opAndAgent()));
+  after(() => stopAll(world, op));
 
   test('forged callbacks get 400 and the flow keeps waiting; the real one logs in and the listener is gone', async () => {
     const gen = await startCodeGen(world, op, ['web', '-s', 'openid', '-s', 'storage.read:/']);

@@ -9,22 +9,15 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { request } from '@token-agent/protocol';
 import { approveDevice } from '../scripts/dev-op/drive.ts';
 import type { DevOp } from '../scripts/dev-op/index.ts';
-import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, jwtPayload, refreshAtOp, startOp, waitFor } from './harness.ts';
+import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, jwtPayload, refreshAtOp, startOp, waitFor, opAndAgent, stopAll } from './harness.ts';
 
 const ENC = 'correct horse battery staple';
 
 describe('device flow account', () => {
   let op: DevOp;
   let world: World;
-  before(async () => {
-    op = await startOp();
-    world = new World();
-    await world.startAgent();
-  });
-  after(async () => {
-    await world.cleanup();
-    await op.close();
-  });
+  before(async () => ({ op, world } = await opAndAgent()));
+  after(() => stopAll(world, op));
 
   test('token-gen --flow device: the user approves at the OP; token-get prints a JWT with the requested scope and aud', async () => {
     const gen = world.spawn('token-gen', ['dev', '--issuer', op.issuer, '--flow', 'device', '-s', 'openid', '-s', 'profile', '-s', 'storage.read:/', '--pw-env', 'ENC_PW'], {

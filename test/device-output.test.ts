@@ -6,20 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { approveDevice } from '../scripts/dev-op/drive.ts';
 import type { DevOp } from '../scripts/dev-op/index.ts';
-import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, startOp, waitFor } from './harness.ts';
+import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, waitFor, opAndAgent, stopAll } from './harness.ts';
 
 describe('device flow output', () => {
   let op: DevOp;
   let world: World;
-  before(async () => {
-    op = await startOp();
-    world = new World();
-    await world.startAgent();
-  });
-  after(async () => {
-    await world.cleanup();
-    await op.close();
-  });
+  before(async () => ({ op, world } = await opAndAgent()));
+  after(() => stopAll(world, op));
 
   test('--json: one JSON line with the RFC 8628 fields on stdout; plain parseable stderr', async () => {
     const child = world.spawn('token-gen', ['dev-json', '--issuer', op.issuer, '--flow', 'device', '--json', '--pw-env', 'ENC_PW'], { ENC_PW: 'pw' });

@@ -7,20 +7,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decryptAccountFile } from '@token-agent/store';
 import type { DevOp } from '../scripts/dev-op/index.ts';
-import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, startOp } from './harness.ts';
+import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, opAndAgent, stopAll } from './harness.ts';
 
 describe('crash safety of account writes', () => {
   let op: DevOp;
   let world: World;
-  before(async () => {
-    op = await startOp();
-    world = new World();
-    await world.startAgent();
-  });
-  after(async () => {
-    await world.cleanup();
-    await op.close();
-  });
+  before(async () => ({ op, world } = await opAndAgent()));
+  after(() => stopAll(world, op));
 
   test('SIGKILL of token-gen at any moment leaves no partial account file', async () => {
     // Measure one full run, then kill runs at spread-out moments across it.

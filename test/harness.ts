@@ -27,6 +27,20 @@ export async function startOp(options: DevOpOptions = {}): Promise<DevOp> {
   return startDevOp({ quiet: true, ...options });
 }
 
+/** The usual fixture: a dev OP and a world with a running agent (use in `before`). */
+export async function opAndAgent(options: DevOpOptions = {}, env: NodeJS.ProcessEnv = {}): Promise<{ op: DevOp; world: World }> {
+  const op = await startOp(options);
+  const world = new World(env);
+  await world.startAgent();
+  return { op, world };
+}
+
+/** Its teardown (use in `after`): the agent and temp dirs, then the OP. */
+export async function stopAll(world: World | undefined, op: DevOp | undefined): Promise<void> {
+  await world?.cleanup();
+  await op?.close();
+}
+
 /** One user's world: dirs, environment, and the agent once started. */
 export class World {
   readonly root: string;
