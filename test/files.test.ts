@@ -3,11 +3,28 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decryptAccountFile } from '@token-agent/store';
 import type { DevOp } from '../scripts/dev-op/index.ts';
 import { DEFAULT_PASSWORD, DEFAULT_USERNAME, World, collect, opAndAgent, stopAll } from './harness.ts';
+
+/**
+ * When run `i` of `runs` is killed: the first right away (certainly before the write), the last
+ * never (certainly after it), the others spread over 0.1–1.5 × the measured duration of a full
+ * run, so the kills land around the write whatever the load on the machine.
+ */
+function killDelay(i: number, runs: number, full: number): number | undefined {
+  if (i === 0) return 0;
+  if (i === runs - 1) return undefined;
+  return Math.round(full * (0.1 + (1.4 * (i - 1)) / (runs - 3)));
+}
+
+function killAt(child: ChildProcess, delay: number | undefined): NodeJS.Timeout | undefined {
+  if (delay === undefined) return undefined;
+  return setTimeout(() => child.kill('SIGKILL'), delay);
+}
 
 describe('crash safety of account writes', () => {
   let op: DevOp;
@@ -30,8 +47,7 @@ describe('crash safety of account writes', () => {
         { OP_PW: DEFAULT_PASSWORD, ENC_PW: 'pw-crash-1' },
       );
       const done = collect(child);
-      const delay = Math.round((full * (i + 1)) / (runs - 2));
-      const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+      const timer = killAt(child, killDelay(i, runs, full));
       await done;
       clearTimeout(timer);
       let text: string | undefined;
@@ -66,11 +82,12 @@ describe('crash safety of account writes', () => {
     const full = Date.now() - t0;
     let current = 'pw-old-1';
     const seen = { old: 0, new: 0 };
-    for (let i = 0; i < 12; i++) {
+    const runs = 12;
+    for (let i = 0; i < runs; i++) {
       const next = `pw-new-${i}`;
       const child = world.spawn('token-gen', ['upd', '--update', '--pw-env', 'OLD', '--new-pw-env', 'NEW'], { OLD: current, NEW: next });
       const done = collect(child);
-      const timer = setTimeout(() => child.kill('SIGKILL'), Math.round((full * (i + 1)) / 10));
+      const timer = killAt(child, killDelay(i, runs, full));
       await done;
       clearTimeout(timer);
       const text = readFileSync(join(world.configDir, 'upd'), 'utf8');
