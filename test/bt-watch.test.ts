@@ -255,7 +255,7 @@ describe('the OP goes down mid-watch and comes back', () => {
     assert.ok(last !== undefined && goneAt !== undefined, 'the file went away');
     assert.equal(tokens.size, 1, 'no new token while the OP is down');
     assert.ok(goneAt >= last.exp * 1000, `removed ${last.exp * 1000 - goneAt} ms before the token expired`);
-    assert.ok(goneAt < last.exp * 1000 + 1_500, `still there ${goneAt - last.exp * 1000} ms after the token expired`);
+    assert.ok(goneAt < last.exp * 1000 + 5_000, `still there ${goneAt - last.exp * 1000} ms after the token expired`);
 
     const [w] = await watches(world);
     assert.equal(w!.state, 'failing');

@@ -180,7 +180,7 @@ describe('device flow', { concurrency: true }, () => {
     setTimeout(() => ac.abort(), 1_300);
     const t0 = Date.now();
     await rejectsWith(p, 'OIDC_ABORTED');
-    assert.ok(Date.now() - t0 < 1_600);
+    assert.ok(Date.now() - t0 < 5_000, 'stopped, not polling on while pending');
     const polls = s.count('/token');
     await new Promise((r) => setTimeout(r, 1_200));
     assert.equal(s.count('/token'), polls, 'no poll after the abort');

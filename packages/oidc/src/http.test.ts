@@ -170,7 +170,7 @@ describe('policy fetch', () => {
     setTimeout(() => ac.abort(), 100);
     const t0 = Date.now();
     await rejectsWith(p, 'OIDC_ABORTED');
-    assert.ok(Date.now() - t0 < 1_000);
+    assert.ok(Date.now() - t0 < 4_000, 'before the 5 s wait ended');
     assert.equal(s.count('/x'), 1);
   });
 
