@@ -9,7 +9,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { World } from './harness.ts';
 
-const CLIS = ['token-agent', 'token-gen', 'token-add', 'token-get', 'token-decode'];
+const CLIS = ['token-agent', 'token-gen', 'token-add', 'token-get', 'token-decode', 'token-mytoken'];
 
 describe('shell completion', () => {
   const w = new World();
@@ -39,6 +39,8 @@ describe('shell completion', () => {
     assert.deepEqual(complete(file, ['token-gen', '--flow', 'de']), ['device']);
     assert.ok(complete(file, ['token-add', '--']).includes('--lock'));
     assert.ok(complete(file, ['token-decode', '--']).includes('--verify'));
+    assert.deepEqual(complete(file, ['token-mytoken', '--token-type', 't']), ['transfer']);
+    assert.deepEqual(complete(file, ['token-mytoken', '--MT-f']), ['--MT-file']);
     assert.match(await script('bash'), new RegExp(`complete -F _token_agent_cli ${CLIS.join(' ')}`));
   });
 

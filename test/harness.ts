@@ -14,7 +14,7 @@ export { DEFAULT_PASSWORD, DEFAULT_USERNAME };
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = (name: string) => join(ROOT, 'packages', 'cli', 'bundle', `${name}.cjs`);
 
-export type Cli = 'token-agent' | 'token-gen' | 'token-add' | 'token-get' | 'token-decode';
+export type Cli = 'token-agent' | 'token-gen' | 'token-add' | 'token-get' | 'token-decode' | 'token-mytoken';
 
 export interface RunResult {
   code: number | null;

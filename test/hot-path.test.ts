@@ -48,4 +48,19 @@ describe('token-get hot path', () => {
     }
     assert.ok(seen.includes('node:net'), 'the hook saw the loads');
   });
+
+  test('the token alone: bundle/token-get.cjs needs node:net and node:fs only, not even its main file', async () => {
+    const seen = await loads(['hot']);
+    const other = seen.filter((m) => m !== BIN('token-get') && m !== 'node:net' && m !== 'node:fs');
+    assert.deepEqual(other, [], `token-get loaded: ${seen.join(', ')}`);
+  });
+
+  test('other outputs and failures go through the full command (token-get-main.cjs), with its messages', async () => {
+    const json = await loads(['hot', '--json']);
+    assert.ok(json.some((m) => m.includes('token-get-main')), json.join(', '));
+    const r = await collect(spawn(process.execPath, [BIN('token-get'), 'no-such-account'], { env: world.env }));
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /^token-get: .*no-such-account/m);
+    assert.equal(r.stdout, '');
+  });
 });

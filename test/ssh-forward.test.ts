@@ -6,31 +6,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DevOp } from '../scripts/dev-op/index.ts';
 import { World, collect, startOp, waitFor } from './harness.ts';
+import { sshKeygen, sshdSkipReason, startSshd, type Sshd } from './sshd.ts';
 
-const SSHD = '/usr/sbin/sshd';
 const OIDC_TOKEN = '/usr/bin/oidc-token';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-describe('ssh forwarding of the restricted socket', { skip: process.getuid?.() !== 0 ? 'needs root to run a private sshd' : false }, () => {
+describe('ssh forwarding of the restricted socket', { skip: sshdSkipReason() }, () => {
   let op: DevOp;
   let world: World;
-  let sshd: ChildProcess | undefined;
+  let sshd: Sshd | undefined;
   let ssh: ChildProcess | undefined;
   let dir: string;
   let port: number;
@@ -38,7 +26,6 @@ describe('ssh forwarding of the restricted socket', { skip: process.getuid?.() !
   let remote: string;
 
   before(async () => {
-    assert.ok(existsSync(SSHD), `${SSHD} is missing: install Debian's openssh-server (npm test does)`);
     op = await startOp();
     world = new World();
     dir = join(world.root, 'ssh');
@@ -49,50 +36,17 @@ describe('ssh forwarding of the restricted socket', { skip: process.getuid?.() !
     await world.createAccount(op, 'fwd', 'pw-fwd-1');
     await world.createAccount(op, 'secret', 'pw-secret-1');
 
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'user_key')]);
-    execFileSync('cp', [join(dir, 'user_key.pub'), join(dir, 'authorized_keys')]);
-    chmodSync(join(dir, 'authorized_keys'), 0o600);
-    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-    port = await freePort();
-    const config = join(dir, 'sshd_config');
-    writeFileSync(
-      config,
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${join(dir, 'host_key')}`,
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-        `PidFile ${join(dir, 'sshd.pid')}`,
-        'StrictModes no',
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'UsePAM no',
-        'AllowStreamLocalForwarding yes',
-        'StreamLocalBindUnlink yes',
-        'LogLevel ERROR',
-        '',
-      ].join('\n'),
-    );
-    sshd = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let sshdErr = '';
-    sshd.stderr!.on('data', (d: Buffer) => (sshdErr += d.toString()));
-    await waitFor(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const c = connect(port, '127.0.0.1');
-          c.once('connect', () => (c.destroy(), resolve(true)));
-          c.once('error', () => resolve(false));
-        }),
-      10_000,
-      `sshd on port ${port} (${sshdErr})`,
-    );
+    sshd = await startSshd({
+      dir: join(dir, 'sshd'),
+      authorizedKeys: [sshKeygen(join(dir, 'user_key'))],
+      config: ['AllowStreamLocalForwarding yes', 'StreamLocalBindUnlink yes'],
+    });
+    port = sshd.port;
   });
 
   after(async () => {
     ssh?.kill('SIGTERM');
-    sshd?.kill('SIGTERM');
+    await sshd?.close();
     await world.cleanup();
     await op?.close();
   });

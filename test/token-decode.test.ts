@@ -209,13 +209,31 @@ describe('token-get output options (oidc-token compatible)', () => {
     assert.ok(Math.abs(json.expires_at - exp) <= 1);
   });
 
+  test('-oVAR/--issuer=VAR with a name the shell cannot take is a usage error, no token printed', async () => {
+    for (const args of [['--token=FOO BAR'], ['-o=X'], ['--issuer='], ['-e1X']]) {
+      const r = await world.run('token-get', ['out', ...args]);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /=VAR: VAR must be a shell variable name/);
+    }
+  });
+
   test('the same command lines give the same output as Debian\'s oidc-token', async () => {
     const env = { PATH: world.env['PATH'], HOME: world.env['HOME'], OIDC_SOCK: world.socket };
-    for (const args of [['-i'], ['-e'], ['-i', '-e'], ['-c']]) {
+    const lines = [
+      ['-i'], ['-e'], ['-i', '-e'], ['-c'],
+      // -o/-i/-e with =VAR (argp: only attached, -oVAR or --token=VAR), and how they combine with -c and -a.
+      ['-o'], ['-oMY_AT'], ['--token=MY_AT'], ['-o', '-i'], ['-oMY_AT', '-i'], ['-iISS'], ['--issuer=ISS'], ['-eEXP'], ['--expires-at=EXP'],
+      ['-e', '-o'], ['-oie'], ['-i', '-oA', '-eB'], ['-c', '-oX'], ['-c', '-iY'], ['-a'], ['-a', '-oX'], ['-a', '-c'], ['-c', '-a'],
+    ];
+    for (const args of lines) {
       const theirs = await collect(spawn('/usr/bin/oidc-token', [...args, 'out'], { env, stdio: ['pipe', 'pipe', 'pipe'] }));
       assert.equal(theirs.code, 0, theirs.stderr);
-      const ours = await world.run('token-get', ['out', ...args]);
-      assert.equal(ours.stdout, theirs.stdout, args.join(' '));
+      assert.notEqual(theirs.stdout, '', args.join(' '));
+      for (const ourArgs of [['out', ...args], [...args, 'out']]) {
+        const ours = await world.run('token-get', ourArgs);
+        assert.equal(ours.stdout, theirs.stdout, ourArgs.join(' '));
+      }
     }
   });
 });

@@ -2,18 +2,23 @@
 // fast as bare node: one file, no ESM loader start-up, no module resolution. libsodium is never
 // bundled; it is required only when a command needs it (token-get never does).
 import { build } from 'esbuild';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 
-const bins = ['token-agent', 'token-gen', 'token-add', 'token-get', 'token-decode'];
+const bins = ['token-agent', 'token-gen', 'token-add', 'token-get', 'token-decode', 'token-mytoken'];
 rmSync('bundle', { recursive: true, force: true });
 
-// token-get's fast path must not even parse commander: its full command line (help, errors)
-// lives in a second file, loaded only when the fast parser defers.
+// token-get in three files, each loaded only when needed: token-get.cjs is the hot path alone
+// (commands/get/fast.ts: the token for a common command line); token-get-main.cjs the command
+// (other outputs, bt files, errors, autoload); token-get-full.cjs its commander command line
+// (help, unusual spellings), loaded only when the fast parser defers.
 const getFullSplit = {
   name: 'token-get-full',
   setup(b) {
     b.onResolve({ filter: /^\.\/program\.js$/ }, (args) =>
       args.importer.endsWith('/commands/get/main.js') ? { path: './token-get-full.cjs', external: true } : undefined,
+    );
+    b.onResolve({ filter: /^\.\.\/commands\/get\/main\.js$/ }, (args) =>
+      args.importer.endsWith('/bin/token-get.js') ? { path: './token-get-main.cjs', external: true } : undefined,
     );
   },
 };
@@ -34,6 +39,11 @@ const common = {
   banner: { js: "const __bundle_url=require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 };
-await build({ ...common, entryPoints: Object.fromEntries(bins.map((b) => [b, `dist/bin/${b}.js`])), plugins: [getFullSplit] });
+await build({ ...common, entryPoints: Object.fromEntries(bins.filter((b) => b !== 'token-get').map((b) => [b, `dist/bin/${b}.js`])), plugins: [getFullSplit] });
+// The hot path uses no import.meta.url: no banner (its pathToFileURL is start-up time).
+const { banner: _, ...noBanner } = common;
+await build({ ...noBanner, entryPoints: { 'token-get': 'dist/bin/token-get.js' }, plugins: [getFullSplit] });
+if (readFileSync('bundle/token-get.cjs', 'utf8').includes('__bundle_url')) throw new Error('bundle/token-get.cjs uses import.meta.url: give it the banner again');
+await build({ ...common, entryPoints: { 'token-get-main': 'dist/commands/get/main.js' }, plugins: [getFullSplit] });
 await build({ ...common, entryPoints: { 'token-get-full': 'dist/commands/get/program.js' } });
 for (const b of bins) chmodSync(`bundle/${b}.cjs`, 0o755);

@@ -25,8 +25,17 @@ export interface AgentSettings {
   confirmTimeoutMs: number;
   /** `id_token` requests need no confirmation (`--always-allow-idtoken`, as oidc-agent). */
   alwaysAllowIdToken?: boolean;
+  /** `mytoken` requests need no confirmation (`--always-allow-mytoken`; oidc-agent always asks). */
+  alwaysAllowMytoken?: boolean;
   /** The restricted socket (`--restricted-socket`), if any. */
   restrictedSocket?: string | undefined;
+  /**
+   * false (`--no-autoload`, config `autoload: false`): clients must not load an account for a
+   * token request (token-get asks `status_json`); the "not loaded" error says so. Default true.
+   */
+  autoload?: boolean;
+  /** oidc-agent `config` settings read but not applied, for `status` (also logged once at start). */
+  configUnsupported?: string[];
 }
 
 export interface AgentContext {

@@ -11,6 +11,7 @@ import { gen, stateLookup, termHttpServer } from './handlers/gen.js';
 import { accountInfo, check, status, statusJson } from './handlers/status.js';
 import { unwatch, watch } from './handlers/watch.js';
 import { lock, unlock } from './handlers/lock.js';
+import { mytokenRequest } from './handlers/mytoken.js';
 import { restrict, type Restriction } from './restricted.js';
 
 type Handler = (ctx: AgentContext, params: never) => unknown;
@@ -34,6 +35,7 @@ const handlers: { [N in AnyRequest['request']]: Handler } = {
   term_http_server: termHttpServer,
   lock,
   unlock,
+  mytoken: mytokenRequest,
 };
 
 /** What a locked agent still serves (as oidc-agent). */

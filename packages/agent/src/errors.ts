@@ -16,8 +16,9 @@ export class AgentError extends Error {
   }
 }
 
-export function accountNotLoaded(name: string): AgentError {
-  return new AgentError(AgentErrorText.accountNotLoaded, `account '${name}' is not loaded: run token-add ${name}`);
+export function accountNotLoaded(name: string, autoload = true): AgentError {
+  const help = `account '${name}' is not loaded: run token-add ${name}`;
+  return new AgentError(AgentErrorText.accountNotLoaded, autoload ? help : `${help} (this agent runs with --no-autoload: token-get does not load it)`);
 }
 
 export function noSuchAccount(name: string): AgentError {

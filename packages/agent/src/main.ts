@@ -21,6 +21,7 @@ import { createLogger, type LogLevel } from './log.js';
 import { createOpApi } from './op-client.js';
 import { AgentLock } from './security/lock.js';
 import { createAgentServer } from './server.js';
+import { installHeapProbe } from './heap-probe.js';
 import { parseAllow, type Restriction } from './restricted.js';
 import { VERSION } from './version.js';
 
@@ -40,6 +41,9 @@ export interface AgentOptions {
   confirm: boolean;
   confirmCmd: string | undefined;
   alwaysAllowIdToken: boolean;
+  alwaysAllowMytoken: boolean;
+  /** false: token-get must not load accounts itself (`--no-autoload`, config `autoload: false`). */
+  autoload?: boolean;
   /** What oidc-agent's `config` files gave: read, not applied (reported once at start), unreadable. */
   fileConfig?: { files: string[]; unsupported: string[]; errors: string[] };
   /** A second socket serving only `check` and `access_token` for `allow` (see restricted.ts). */
@@ -64,6 +68,8 @@ function parseOptions(argv: string[]): AgentOptions {
       confirm: { type: 'boolean', default: false },
       'confirm-cmd': { type: 'string' },
       'always-allow-idtoken': { type: 'boolean', default: false },
+      'always-allow-mytoken': { type: 'boolean', default: false },
+      'no-autoload': { type: 'boolean', default: false },
       'restricted-socket': { type: 'string' },
       allow: { type: 'string', multiple: true },
     },
@@ -92,6 +98,8 @@ function parseOptions(argv: string[]): AgentOptions {
     confirm: values.confirm || fileConfig.settings.confirm === true,
     confirmCmd: values['confirm-cmd'] ?? (process.env['TOKEN_AGENT_CONFIRM_CMD'] || undefined),
     alwaysAllowIdToken: values['always-allow-idtoken'] || fileConfig.settings.alwaysAllowIdToken === true,
+    alwaysAllowMytoken: values['always-allow-mytoken'],
+    autoload: !values['no-autoload'] && fileConfig.settings.autoload !== false,
     fileConfig: { files: fileConfig.files, unsupported: fileConfig.unsupported, errors: fileConfig.errors },
     restrictedSocket: values['restricted-socket'],
     allow: values.allow === undefined ? undefined : parseAllow(values.allow),
@@ -237,8 +245,11 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       confirm: opts.confirm,
       confirmCmd: opts.confirmCmd,
       alwaysAllowIdToken: opts.alwaysAllowIdToken,
+      alwaysAllowMytoken: opts.alwaysAllowMytoken,
       confirmTimeoutMs: Number(process.env['TOKEN_AGENT_CONFIRM_TIMEOUT_MS'] ?? 60_000) || 60_000,
       restrictedSocket: opts.restrictedSocket,
+      autoload: opts.autoload !== false,
+      configUnsupported: opts.fileConfig?.unsupported ?? [],
     },
     lock: new AgentLock(),
     startedAt: Math.floor(Date.now() / 1000),
@@ -286,6 +297,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
 
   const sweeper = setInterval(() => cache.sweep(), 60_000);
   sweeper.unref();
+  if (installHeapProbe()) log.info('heap-probe-enabled');
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -319,7 +331,11 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   if (fc !== undefined && fc.unsupported.length > 0) log.warn('config-unsupported', { settings: fc.unsupported, note: 'oidc-agent settings token-agent does not apply' });
   for (const error of fc?.errors ?? []) log.warn('config-unreadable', { error });
   if (opts.restrictedSocket !== undefined) log.info('restricted-socket', { socket: opts.restrictedSocket, allow: [...(opts.allow ?? new Map()).entries()].map(([a, s]) => (s === undefined ? a : `${a}:${[...s].join(',')}`)) });
-  report(opts.readyFd, `READY ${process.pid}`);
+  // Notes for the launcher to show on the terminal once (the log is rarely read); then readiness.
+  const notes: string[] = [];
+  if (fc !== undefined && fc.unsupported.length > 0) notes.push(`settings of oidc-agent's config file that token-agent does not apply: ${fc.unsupported.join(', ')}`);
+  for (const error of fc?.errors ?? []) notes.push(`oidc-agent config file not read: ${error}`);
+  report(opts.readyFd, [...notes.map((n) => `NOTE ${n.replace(/[\r\n]+/g, ' ')}`), `READY ${process.pid}`].join('\n'));
 }
 
 /** Entry point for `node main.js …`. */

@@ -21,6 +21,7 @@ import {
   type OidcClient,
   type TokenSet,
 } from '@token-agent/oidc';
+import { createMytokenApi } from './mytoken-client.js';
 import type { ClientRef, OpApi, TokenResult } from './op.js';
 
 function toResult(t: TokenSet): TokenResult {
@@ -49,6 +50,7 @@ export function createOpApi(env: NodeJS.ProcessEnv = process.env): OpApi {
   };
 
   return {
+    mytoken: createMytokenApi({ allowInsecureLoopback, ...httpPolicy }),
     async supportedScopes(issuer) {
       const d = await discover(issuer, { allowInsecureLoopback });
       const s = d.metadata.scopes_supported;

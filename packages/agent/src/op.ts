@@ -46,7 +46,37 @@ export interface CodeRequest {
   exchange(callback: URL, signal: AbortSignal): Promise<TokenResult>;
 }
 
+/** A mytoken the server issued (a new account's, a sub-mytoken, a redeemed transfer code). */
+export interface MytokenIssued {
+  mytoken: string;
+  mytoken_type: string;
+  /** Unix seconds; absent = no expiry. */
+  expires_at?: number | undefined;
+  /** The *used* mytoken's successor when it rotated: store it, the old one is dead. */
+  mytoken_update?: string | undefined;
+  /** The server's answer without `token_update`. */
+  raw: Record<string, unknown>;
+}
+
+/** What the agent needs from a mytoken server (accounts with `mytoken_url`). */
+export interface MytokenApi {
+  /** The server's issuer URL and the OPs it fronts (discovered, cached). */
+  server(url: string): Promise<{ issuer: string; providers: string[] }>;
+  /** An OP access token for the mytoken; `refresh_token` = the rotated mytoken, if it rotated. */
+  accessToken(url: string, mytoken: string, opts: { scope?: string[]; audience?: string[]; comment?: string }): Promise<TokenResult>;
+  /** Starts the server's OIDC login for a new mytoken; `poll` resolves once the user logged in. */
+  startLogin(url: string, request: Record<string, unknown>): Promise<{ authorization_url: string; expires_in: number; interval: number; poll: (signal: AbortSignal) => Promise<MytokenIssued> }>;
+  /** Redeems a transfer code. */
+  exchangeTransferCode(url: string, code: string): Promise<MytokenIssued>;
+  /** A sub-mytoken of `mytoken`, with `request` as its profile. */
+  sub(url: string, mytoken: string, request: Record<string, unknown>): Promise<MytokenIssued>;
+  /** Revokes a mytoken (not its sub-tokens). */
+  revoke(url: string, mytoken: string): Promise<void>;
+}
+
 export interface OpApi {
+  /** The mytoken server side of mytoken accounts. */
+  readonly mytoken: MytokenApi;
   /** Scopes the OP advertises (for `--scope max`). */
   supportedScopes(issuer: string): Promise<string[]>;
   /** Dynamic client registration (RFC 7591). */

@@ -17,7 +17,7 @@ test('parseAllow: accounts, scopes with colons, repeats merge, a bare account me
 test('restrict: only check and access_token for allowed accounts and scope subsets', () => {
   const r = parseAllow(['wlcg:openid,storage.read:/', 'any']);
   assert.equal(restrict(r, req('check')), undefined);
-  for (const name of ['add', 'remove', 'remove_all', 'delete', 'lock', 'unlock', 'gen', 'status', 'status_json', 'loaded_accounts', 'watch', 'unwatch', 'state_lookup', 'term_http_server']) {
+  for (const name of ['add', 'remove', 'remove_all', 'delete', 'lock', 'unlock', 'gen', 'status', 'status_json', 'loaded_accounts', 'watch', 'unwatch', 'state_lookup', 'term_http_server', 'mytoken']) {
     assert.equal(restrict(r, req(name, { account: 'wlcg' }))?.error, 'operation forbidden', name);
   }
   assert.equal(restrict(r, req('access_token', { account: 'other' }))?.error, 'operation forbidden');

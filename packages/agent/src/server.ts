@@ -27,37 +27,36 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
   let channel: SecureChannel | undefined;
   let busy = false;
   let done = false;
-  let timer: NodeJS.Timeout | undefined;
+
+  // One timer per connection, re-armed with refresh() (cheaper than a new one per phase): the
+  // deadline for each phase of the exchange, then, once the reply is written, how long a peer that
+  // does not read it may keep the socket. Cleared as soon as the socket closes, else every
+  // connection of the last few seconds would stay reachable.
+  const timer = setTimeout(() => {
+    if (done) socket.destroy();
+    else if (!busy) {
+      ctx.log.debug('connection-timeout', { bytes: reader.size });
+      finish(reader.size > 0 ? failure('Bad Request: incomplete message (timed out)') : undefined);
+    }
+  }, timeoutMs).unref();
+  const arm = () => timer.refresh();
 
   const finish = (reply?: string) => {
     if (done) return;
     done = true;
-    clearTimeout(timer);
     channel?.close();
-    socket.removeAllListeners('data');
+    // No more reading: the 'data' handler ignores anything after this (done).
     if (reply !== undefined && socket.writable) socket.end(reply);
     else socket.destroy();
-    // If the peer does not read its reply, do not keep the socket forever; once it is closed, drop
-    // the timer at once (else every connection of the last few seconds stays in memory).
-    if (!socket.destroyed) {
-      const linger = setTimeout(() => socket.destroy(), timeoutMs).unref();
-      socket.once('close', () => clearTimeout(linger));
+    if (socket.destroyed) clearTimeout(timer);
+    else {
+      timer.refresh();
+      socket.once('close', () => clearTimeout(timer));
     }
-  };
-
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      if (busy) return;
-      ctx.log.debug('connection-timeout', { bytes: reader.size });
-      finish(reader.size > 0 ? failure('Bad Request: incomplete message (timed out)') : undefined);
-    }, timeoutMs);
-    timer.unref();
   };
 
   const handle = async (m: Message) => {
     busy = true;
-    socket.pause();
     try {
       switch (m.kind) {
         case 'incomplete':
@@ -66,6 +65,8 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
           finish(failure(`Bad Request: ${m.reason}`));
           return;
         case 'public-key': {
+          // Hold the client's next message in the socket until the channel exists.
+          socket.pause();
           const accepted = await SecureChannel.accept(m.key);
           channel = accepted.channel;
           reader = new MessageReader('encrypted');
@@ -124,7 +125,6 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
     if (!busy && !done) void handle(reader.end());
   });
   socket.on('error', () => finish());
-  arm();
 }
 
 /** Creates the server; the caller listens on the socket path. */

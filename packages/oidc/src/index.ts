@@ -28,3 +28,27 @@ export { revokeToken } from './revoke.js';
 export type { TokenTypeHint } from './revoke.js';
 export { exchangeAuthorizationCode, judgeCallback, registerCodeFlowClient, startAuthorizationRequest } from './code-flow.js';
 export type { AuthorizationRequest, AuthorizationRequestOptions, CallbackVerdict } from './code-flow.js';
+export {
+  DEFAULT_MYTOKEN_POLL_INTERVAL_S,
+  DEFAULT_MYTOKEN_SERVER,
+  accessTokenFromMytoken,
+  createTransferCode,
+  discoverMytokenServer,
+  exchangeTransferCode,
+  mayRotate,
+  mytokenProviders,
+  mytokenTokeninfo,
+  pollMytokenOidcFlow,
+  revokeMytoken,
+  startMytokenOidcFlow,
+  subMytoken,
+} from './mytoken.js';
+export type {
+  MytokenAccessToken,
+  MytokenHttpOptions,
+  MytokenOidcFlow,
+  MytokenOidcFlowRequest,
+  MytokenResult,
+  MytokenServer,
+  TokeninfoAction,
+} from './mytoken.js';

@@ -62,11 +62,14 @@ export const requestSchemas = {
   gen: {
     config: req('object'),
     flow: opt('stringList'),
+    /** oidc-gen's --only-at: the flow's access token is the result; nothing is loaded and no refresh token returned. Needs `config.client_id`. */
     only_at: opt('boolean'),
     /** Extension, code flow: redirect-listener ports to try in order (0 = any free port). */
     ports: opt('stringList'),
     /** Extension, code flow: seconds to wait for the browser's callback (default 300). */
     timeout: opt('integer'),
+    /** Extension, flow `mytoken`: redeem this transfer code for the account's mytoken instead of a login. */
+    transfer_code: opt('string'),
   },
   /** Polls a flow started by `gen` (device and code flows). */
   state_lookup: { state: req('string') },
@@ -90,11 +93,25 @@ export const requestSchemas = {
   },
   /** Extension: ends the watch of `account` on `path` (all its watches without `path`) and removes the file. */
   unwatch: { account: req('string'), path: opt('string') },
+  /**
+   * oidc-agent 5's: a new mytoken derived from the mytoken of `account` (a mytoken account).
+   * `mytoken_profile`: a JSON object (or JSON text of one) with the new token's properties
+   * (`capabilities`, `restrictions`, `rotation`, `name`, `mytoken_type`, …), or the name of a
+   * server profile. The agent validates it before anything is sent.
+   */
+  mytoken: { account: req('string'), mytoken_profile: opt('json'), application_hint: opt('string') },
 } as const satisfies Record<string, Schema>;
 
 export type RequestName = keyof typeof requestSchemas;
 export type RequestParams<N extends RequestName> = Infer<(typeof requestSchemas)[N]>;
 export type AnyRequest = { [N in RequestName]: { request: N; params: RequestParams<N> } }[RequestName];
+
+/** A `gen` with `only_at` (oidc-gen --only-at): the access token of the flow; the account is neither loaded nor returned. */
+export interface OnlyAtResult {
+  access_token: string;
+  issuer: string;
+  expires_at: number;
+}
 
 /** The device authorization a `gen` with flow `device` returns (RFC 8628 §3.2, without `device_code`). */
 export interface DeviceAuthorization {
@@ -155,7 +172,11 @@ export interface Results {
   loaded_accounts: { info: string[] };
   status: { info: string };
   status_json: {
-    info: { version: string; pid?: number; command_line_options: Record<string, unknown>; loaded_accounts: string[]; accounts?: LoadedAccountStatus[]; watches?: WatchStatus[]; confirm?: boolean };
+    info: { version: string; pid?: number; command_line_options: Record<string, unknown>; loaded_accounts: string[]; accounts?: LoadedAccountStatus[]; watches?: WatchStatus[]; confirm?: boolean;
+      /** Extension: false when token-get must not load accounts itself (`token-agent --no-autoload`, config `autoload: false`). */
+      autoload?: boolean;
+      /** Extension: oidc-agent `config` settings the agent read but does not apply. */
+      config_unsupported?: string[] };
   };
   check: Record<string, never>;
   add: { info?: string };
@@ -164,8 +185,10 @@ export interface Results {
   /** `info`: why the dynamically registered client could not be deleted (the account is gone all the same). */
   delete: { info?: string };
   /** `uri`: the code flow's authorization URL (as oidc-agent names it). */
-  gen: { state: string; oidc_device?: DeviceAuthorization; uri?: string; config?: Record<string, unknown> };
-  state_lookup: { config: Record<string, unknown> };
+  /** `expires_in`: flow `mytoken`, seconds the login at the mytoken server stays open. */
+  gen: { state: string; oidc_device?: DeviceAuthorization; uri?: string; config?: Record<string, unknown>; expires_in?: number } & Partial<OnlyAtResult>;
+  /** The finished flow: the account configuration, or with `only_at` an access token (nothing loaded). */
+  state_lookup: { config?: Record<string, unknown> } & Partial<OnlyAtResult>;
   term_http_server: Record<string, never>;
   lock: { info: string };
   unlock: { info: string };
@@ -173,6 +196,20 @@ export interface Results {
   watch: { info: string; path: string; expires_at: number };
   /** The files of the watches that ended. */
   unwatch: { info: string; removed: string[] };
+  /**
+   * The mytoken server's answer (`capabilities`, `restrictions`, `rotation`, `mom_id`, …) with
+   * `expires_at` (Unix s) in place of `expires_in`, plus the OP and the server. For
+   * `mytoken_type` `transfer_code`, `mytoken` and `transfer_code` both hold the code.
+   */
+  mytoken: {
+    mytoken: string;
+    mytoken_type: string;
+    expires_at?: number;
+    transfer_code?: string;
+    oidc_issuer: string;
+    mytoken_issuer: string;
+    [k: string]: unknown;
+  };
 }
 
 export type Reply<N extends RequestName> = { status: 'success' | 'accepted' } & Results[N];

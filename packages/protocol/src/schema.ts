@@ -5,7 +5,8 @@
  * @see ../../../../shared/reference/oidc-agent.md §1.6
  */
 
-export type FieldKind = 'string' | 'integer' | 'boolean' | 'object' | 'stringList';
+/** `json`: any JSON value, passed through unchecked (the handler validates it, e.g. a mytoken profile). */
+export type FieldKind = 'string' | 'integer' | 'boolean' | 'object' | 'stringList' | 'json';
 
 export interface FieldSpec<K extends FieldKind = FieldKind, R extends boolean = boolean> {
   readonly kind: K;
@@ -18,6 +19,7 @@ type KindType = {
   boolean: boolean;
   object: Record<string, unknown>;
   stringList: string[];
+  json: unknown;
 };
 
 export type Schema = Readonly<Record<string, FieldSpec>>;
@@ -53,6 +55,8 @@ const MAX_STRING = 64 * 1024;
 
 function coerce(field: string, kind: FieldKind, v: unknown): unknown {
   switch (kind) {
+    case 'json':
+      return v;
     case 'string':
       if (typeof v === 'string') {
         if (v.length > MAX_STRING) throw new FieldError(field, `"${field}" is too long`);

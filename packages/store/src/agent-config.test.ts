@@ -19,7 +19,9 @@ describe('oidc-agent config file', () => {
       'oidc-agent': { lifetime: 600, confirm: true, always_allow_id_token: true, autoload: true, group: 'x', webserver: false },
       'oidc-token': { 'default-min-lifetime': 60 },
     });
-    assert.deepEqual(r.settings, { lifetime: 600, confirm: true, alwaysAllowIdToken: true });
+    assert.deepEqual(r.settings, { lifetime: 600, confirm: true, alwaysAllowIdToken: true, autoload: true });
+    assert.deepEqual(agentConfigSettings({ 'oidc-agent': { autoload: false } }), { settings: { autoload: false }, unsupported: [] });
+    assert.deepEqual(agentConfigSettings({ 'oidc-agent': { autoload: 'no' } }).unsupported, ['oidc-agent.autoload']);
     assert.deepEqual(r.unsupported, ['oidc-agent.group', 'oidc-agent.webserver', 'oidc-token.default-min-lifetime']);
     assert.deepEqual(agentConfigSettings({ 'oidc-agent': { lifetime: 'long' } }).unsupported, ['oidc-agent.lifetime']);
   });

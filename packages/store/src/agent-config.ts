@@ -46,6 +46,8 @@ export interface AgentConfigSettings {
   confirm?: boolean;
   alwaysAllowIdToken?: boolean;
   debugLogging?: boolean;
+  /** `autoload: false` = `token-agent --no-autoload`: token-get does not load accounts itself. */
+  autoload?: boolean;
 }
 
 export interface AgentConfig {
@@ -112,9 +114,13 @@ export function agentConfigSettings(merged: Json): { settings: AgentConfigSettin
           settings.debugLogging = value;
           continue;
         }
-        // What token-agent does anyway: no need to report the defaults.
-        if (key === 'autoload' && value === true) continue;
+        if (key === 'autoload' && typeof value === 'boolean') {
+          settings.autoload = value;
+          continue;
+        }
       }
+      // Read by token-gen itself (the default server of --mytoken).
+      if (section === 'oidc-gen' && key === 'default_mytoken_server' && typeof value === 'string') continue;
       unsupported.push(`${section}.${key}`);
     }
   }

@@ -23,7 +23,8 @@ export async function writeBack(ctx: AgentContext, account: LoadedAccount): Prom
   const name = account.name;
   const key = account.fileKey;
   const fail = (error: string, result: WriteBackResult): WriteBackResult => {
-    account.lastError = { at: Math.floor(Date.now() / 1000), error: `refresh token not saved: ${error}` };
+    const what = account.config.mytoken_url ? 'mytoken' : 'refresh token';
+    account.lastError = { at: Math.floor(Date.now() / 1000), error: `${what} not saved: ${error}` };
     ctx.log.warn('refresh-token-not-saved', { account: name, reason: error });
     return result;
   };

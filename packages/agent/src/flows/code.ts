@@ -29,8 +29,10 @@ export interface CodeFlowOptions {
   timeoutSeconds: number | undefined;
   /** Returns the client, registering one with these redirect URIs when the account has none. */
   ensureClient: (redirectUris: string[]) => Promise<ClientRef>;
-  /** Loads the account; returns its configuration (for token-gen) or throws. */
+  /** Loads the account; returns the reply for token-gen (`{ config }`, or the access token with `only_at`) or throws. */
   finish: (tokens: TokenResult) => Record<string, unknown>;
+  /** `only_at`: the success page says that nothing was stored. */
+  onlyAt?: boolean;
 }
 
 function parsePorts(ports: string[]): number[] {
@@ -71,10 +73,10 @@ export async function startCodeFlow(ctx: AgentContext, o: CodeFlowOptions): Prom
   let timer: NodeJS.Timeout | undefined;
   const abort = new AbortController();
 
-  const end = (outcome: { config: Record<string, unknown> } | { failure: FailureReply }) => {
+  const end = (outcome: { reply: Record<string, unknown> } | { failure: FailureReply }) => {
     if (timer) clearTimeout(timer);
     if (state === undefined) return;
-    if ('config' in outcome) ctx.flows.succeed(state, outcome.config);
+    if ('reply' in outcome) ctx.flows.succeed(state, outcome.reply);
     else ctx.flows.fail(state, outcome.failure);
   };
 
@@ -101,9 +103,8 @@ export async function startCodeFlow(ctx: AgentContext, o: CodeFlowOptions): Prom
         }
         try {
           const tokens = await request.exchange(url, abort.signal);
-          const config = o.finish(tokens);
-          end({ config });
-          return { ...successPage(o.name), done: true };
+          end({ reply: o.finish(tokens) });
+          return { ...successPage(o.name, o.onlyAt === true), done: true };
         } catch (err) {
           const { reply, expected } = toFailure(err);
           if (!expected) ctx.log.error('code-exchange-failed', { account: o.name, error: err instanceof Error ? err.stack : String(err) });

@@ -45,12 +45,12 @@ ${body}
 }
 
 /** After a successful code exchange. */
-export function successPage(account: string): Page {
+export function successPage(account: string, onlyAt = false): Page {
   return page(
     200,
     'ok',
     'You are logged in',
-    `<p>The account <code>${escapeHtml(account)}</code> is set up and loaded into <span class="nw">token-agent</span>.</p>
+    `<p>${onlyAt ? 'token-gen has its access token; nothing was stored.' : `The account <code>${escapeHtml(account)}</code> is set up and loaded into <span class="nw">token-agent</span>.`}</p>
 <p>You can close this tab and return to the terminal.</p>`,
   );
 }

@@ -8,7 +8,8 @@ import type { FailureReply } from '@token-agent/protocol';
 
 type FlowState =
   | { kind: 'pending' }
-  | { kind: 'done'; config: Record<string, unknown> }
+  /** `reply`: what `state_lookup` answers (the account configuration, or an access token with `only_at`). */
+  | { kind: 'done'; reply: Record<string, unknown> }
   | { kind: 'failed'; failure: FailureReply }
   | { kind: 'received' };
 
@@ -36,9 +37,9 @@ export class PendingFlows {
     return { state, signal: abort.signal };
   }
 
-  succeed(state: string, config: Record<string, unknown>): void {
+  succeed(state: string, reply: Record<string, unknown>): void {
     const f = this.#flows.get(state);
-    if (f?.state.kind === 'pending') f.state = { kind: 'done', config };
+    if (f?.state.kind === 'pending') f.state = { kind: 'done', reply };
   }
 
   fail(state: string, failure: FailureReply): void {

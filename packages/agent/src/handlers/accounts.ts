@@ -110,7 +110,9 @@ export async function deleteAccount(ctx: AgentContext, p: RequestParams<'delete'
   // A loaded account may hold a newer (rotated) refresh token than the file: revoke that one too.
   const tokens = new Set([config.refresh_token, loaded?.config.refresh_token].filter((t): t is string => !!t));
   const ref = loaded ? clientRef(loaded) : { issuer: config.issuer_url, clientId: config.client_id, clientSecret: config.client_secret || undefined };
-  for (const t of tokens) await ctx.op.revoke(ref, t, 'refresh_token');
+  // A mytoken account's "refresh token" is a mytoken: revoked at its server (its sub-mytokens live on).
+  const mytokenUrl = loaded?.config.mytoken_url ?? config.mytoken_url;
+  for (const t of tokens) await (mytokenUrl ? ctx.op.mytoken.revoke(mytokenUrl, t) : ctx.op.revoke(ref, t, 'refresh_token'));
   let info: string | undefined;
   if (config.registration_client_uri && config.registration_access_token) {
     try {

@@ -6,6 +6,9 @@
  * background and token-gen polls `state_lookup` until the configuration is there.
  * Code flow: `gen` starts a loopback redirect listener and answers `accepted` with the
  * authorization URL (`uri`); the listener exchanges the code when the browser comes back.
+ * `only_at` (oidc-gen --only-at): the result is the flow's access token; nothing is loaded and
+ * the refresh token is dropped. It needs a registered client, as in oidc-gen: registering one
+ * for a single token would leave a client behind at the OP.
  */
 import { hostname } from 'node:os';
 import { Status, type RequestParams } from '@token-agent/protocol';
@@ -16,9 +19,10 @@ import { AgentError, toFailure } from '../errors.js';
 import { startCodeFlow } from '../flows/code.js';
 import type { ClientRef, TokenResult } from '../op.js';
 import { parseConfig } from './accounts.js';
+import { genMytoken } from './mytoken.js';
 import { splitList } from './tokens.js';
 
-export const SUPPORTED_FLOWS = ['code', 'device', 'password', 'refresh'] as const;
+export const SUPPORTED_FLOWS = ['code', 'device', 'password', 'refresh', 'mytoken'] as const;
 type Flow = (typeof SUPPORTED_FLOWS)[number];
 
 const GRANT_TYPES: Record<Flow, string[]> = {
@@ -26,6 +30,7 @@ const GRANT_TYPES: Record<Flow, string[]> = {
   device: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
   password: ['password', 'refresh_token'],
   refresh: ['refresh_token'],
+  mytoken: [],
 };
 
 function str(cfg: Record<string, unknown>, key: string, required = false): string | undefined {
@@ -48,7 +53,8 @@ async function resolveScope(ctx: AgentContext, issuer: string, requested: string
 }
 
 export async function gen(ctx: AgentContext, p: RequestParams<'gen'>): Promise<Record<string, unknown>> {
-  const requested = p.flow ?? ['device'];
+  // oidc-agent names the mytoken login `mt_oidc`.
+  const requested = (p.flow ?? ['device']).map((f) => (f === 'mt_oidc' ? 'mytoken' : f));
   const flow = requested.find((f): f is Flow => (SUPPORTED_FLOWS as readonly string[]).includes(f));
   if (flow === undefined) {
     throw new AgentError(`unsupported flow: ${requested.join(', ')}`, `This agent supports: ${SUPPORTED_FLOWS.join(', ')}`);
@@ -63,6 +69,15 @@ export async function gen(ctx: AgentContext, p: RequestParams<'gen'>): Promise<R
   const issuer = str(cfg, 'issuer_url') ?? str(cfg, 'issuer');
   if (issuer === undefined) throw new AgentError('Bad Request: "config.issuer_url" is required');
   cfg['issuer_url'] = issuer;
+  // A mytoken account (flow `mytoken`, or an imported mytoken): the mytoken server does the login.
+  if (flow === 'mytoken' || (flow === 'refresh' && str(cfg, 'mytoken_url') !== undefined)) {
+    if (p.only_at === true) throw new AgentError('only_at is not supported for mytoken accounts');
+    return genMytoken(ctx, cfg, p);
+  }
+  const onlyAt = p.only_at === true;
+  if (onlyAt && str(cfg, 'client_id') === undefined) {
+    throw new AgentError('only_at needs a registered client (config.client_id)', 'Pass --client-id (and --client-secret-env) or --pub; a client is not registered for one access token.');
+  }
   const scope = await resolveScope(ctx, issuer, str(cfg, 'auth_scope') ?? str(cfg, 'scope'));
   cfg['auth_scope'] = scope;
 
@@ -95,7 +110,8 @@ export async function gen(ctx: AgentContext, p: RequestParams<'gen'>): Promise<R
       ports: p.ports,
       timeoutSeconds: p.timeout,
       ensureClient,
-      finish: (tokens) => finish(ctx, cfg, tokens),
+      finish: (tokens) => finish(ctx, cfg, tokens, onlyAt),
+      onlyAt,
     });
     return { status: Status.accepted, state: started.state, uri: started.uri };
   }
@@ -108,7 +124,7 @@ export async function gen(ctx: AgentContext, p: RequestParams<'gen'>): Promise<R
       const { state, signal } = ctx.flows.start(display.expires_in);
       signal.addEventListener('abort', () => abort.abort(), { once: true });
       poll().then(
-        (tokens) => ctx.flows.succeed(state, finish(ctx, cfg, tokens)),
+        (tokens) => ctx.flows.succeed(state, finish(ctx, cfg, tokens, onlyAt)),
         (err: unknown) => {
           const { reply, expected } = toFailure(err);
           if (!expected) ctx.log.error('device-flow-failed', { account: name, error: String(err) });
@@ -121,18 +137,25 @@ export async function gen(ctx: AgentContext, p: RequestParams<'gen'>): Promise<R
       const username = str(cfg, 'username', true)!;
       const password = str(cfg, 'password', true)!;
       const tokens = await ctx.op.password(ref, username, password, scope);
-      return { config: finish(ctx, cfg, tokens) };
+      return finish(ctx, cfg, tokens, onlyAt);
     }
     case 'refresh': {
       const rt = str(cfg, 'refresh_token', true)!;
       const tokens = await ctx.op.refresh(ref, rt, {});
-      return { config: finish(ctx, cfg, { ...tokens, refresh_token: tokens.refresh_token ?? rt }) };
+      return finish(ctx, cfg, { ...tokens, refresh_token: tokens.refresh_token ?? rt }, onlyAt);
     }
   }
 }
 
-/** Completes a flow: the account gets its refresh token, is loaded, and its first token is cached. */
-function finish(ctx: AgentContext, cfg: Record<string, unknown>, tokens: TokenResult): Record<string, unknown> {
+/**
+ * Completes a flow: the account gets its refresh token, is loaded, and its first token is cached;
+ * the reply carries the configuration. With `onlyAt` the reply is the access token alone.
+ */
+function finish(ctx: AgentContext, cfg: Record<string, unknown>, tokens: TokenResult, onlyAt = false): Record<string, unknown> {
+  if (onlyAt) {
+    ctx.log.info('only-at-token', { account: cfg['name'], issuer: cfg['issuer_url'] });
+    return { access_token: tokens.access_token, issuer: cfg['issuer_url'], expires_at: tokens.expires_at };
+  }
   if (!tokens.refresh_token) {
     throw new AgentError('the OP issued no refresh token', 'Make sure the client may use the "offline_access" scope and the refresh_token grant.');
   }
@@ -144,7 +167,7 @@ function finish(ctx: AgentContext, cfg: Record<string, unknown>, tokens: TokenRe
   void ctx.cache.get(cacheKey(account.name, [], []), 0, async () => ({ access_token: tokens.access_token, expires_at: tokens.expires_at }));
   ctx.log.info('account-created', { account: name, issuer: config['issuer_url'] });
   ctx.watches.accountLoaded(name);
-  return config;
+  return { config };
 }
 
 export function stateLookup(ctx: AgentContext, p: RequestParams<'state_lookup'>): Record<string, unknown> {
@@ -158,7 +181,7 @@ export function stateLookup(ctx: AgentContext, p: RequestParams<'state_lookup'>)
     case 'failed':
       return s.failure as unknown as Record<string, unknown>;
     case 'done':
-      return { config: s.config };
+      return s.reply;
   }
 }
 

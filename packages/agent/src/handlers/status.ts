@@ -33,6 +33,8 @@ export function statusJson(ctx: AgentContext): Results['status_json'] {
       accounts: ctx.accounts.all().map((a) => accountStatus(ctx, a, Math.floor(Date.now() / 1000))),
       watches: ctx.watches.list(),
       confirm: ctx.settings.confirm,
+      autoload: ctx.settings.autoload !== false,
+      ...(ctx.settings.configUnsupported?.length ? { config_unsupported: ctx.settings.configUnsupported } : {}),
     },
   };
 }
@@ -45,6 +47,9 @@ export function status(ctx: AgentContext): Results['status'] {
     `pid: ${process.pid}, up ${now - ctx.startedAt} s`,
     `accounts dir: ${ctx.settings.configDir}`,
   ];
+  if (ctx.settings.autoload === false) lines.push('autoload: off (--no-autoload): token-get does not load accounts');
+  const unsupported = ctx.settings.configUnsupported ?? [];
+  if (unsupported.length > 0) lines.push(`oidc-agent config settings not applied: ${unsupported.join(', ')}`);
   const accounts = ctx.accounts.all();
   lines.push(accounts.length === 0 ? 'no accounts loaded' : `loaded accounts (${accounts.length}):`);
   for (const a of accounts) {

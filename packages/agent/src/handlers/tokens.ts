@@ -9,6 +9,7 @@ import { AgentError, accountNotLoaded, noSuchAccount, toFailure } from '../error
 import { writeBack } from '../accounts/write-back.js';
 import { confirmUse, needsConfirmation } from '../security/confirm.js';
 import { AgentErrorText } from '@token-agent/protocol';
+import { translateMytokenError } from './mytoken.js';
 
 export function splitList(s: string | undefined): string[] {
   return s === undefined ? [] : s.split(/\s+/).filter(Boolean);
@@ -41,7 +42,7 @@ export async function resolveAccount(ctx: AgentContext, name: string | undefined
     } catch {
       configured = false;
     }
-    throw configured ? accountNotLoaded(name) : noSuchAccount(name);
+    throw configured ? accountNotLoaded(name, ctx.settings.autoload !== false) : noSuchAccount(name);
   }
   if (issuer !== undefined) {
     const loaded = ctx.accounts.forIssuer(issuer);
@@ -76,10 +77,13 @@ export function refreshFor(
     if (audiences.length > 0) opts.audience = audiences;
     let t;
     try {
-      t = await ctx.op.refresh(clientRef(account), rt, opts);
+      // A mytoken account asks its mytoken server (the mytoken stands in for the refresh token).
+      const mytokenUrl = account.config.mytoken_url;
+      t = mytokenUrl ? await ctx.op.mytoken.accessToken(mytokenUrl, rt, opts) : await ctx.op.refresh(clientRef(account), rt, opts);
     } catch (err) {
-      let failure = err;
-      if (err instanceof OidcError && err.code === 'OIDC_INVALID_GRANT') {
+      let failure = account.config.mytoken_url ? translateMytokenError(err, account) : err;
+      if (failure !== err) ctx.log.warn('mytoken-refused', { account: account.name });
+      else if (err instanceof OidcError && err.code === 'OIDC_INVALID_GRANT') {
         ctx.log.warn('refresh-token-refused', { account: account.name });
         failure = new AgentError(`${err.message} (refresh token expired or revoked)`, `run: token-gen ${account.name} --reauthenticate`);
       }

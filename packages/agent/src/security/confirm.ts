@@ -56,7 +56,7 @@ export async function confirmUse(ctx: AgentContext, account: LoadedAccount, appl
     ctx.log.info('confirmation-impossible', { account: name });
     throw new AgentError(
       AgentErrorText.forbidden,
-      `${what === 'an access token' ? `account '${name}' needs a confirmation for every use` : `${what} for account '${name}' needs a confirmation`}, but the agent has no prompt command: start it with TOKEN_AGENT_CONFIRM_CMD set (or token-agent --confirm-cmd CMD)`,
+      `${what === 'an access token' ? `account '${name}' needs a confirmation for every use` : `${what} for account '${name}' needs a confirmation`}, but the agent has no prompt command: start it with TOKEN_AGENT_CONFIRM_CMD set (or token-agent --confirm-cmd CMD)${what === 'a new mytoken' ? ', or with --always-allow-mytoken' : ''}`,
     );
   }
   const app = printable(applicationHint) || 'an application';

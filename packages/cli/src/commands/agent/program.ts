@@ -20,6 +20,9 @@ export function createProgram(onOptions: (o: AgentCliOptions) => void, io: Io = 
     .option('--confirm', 'every token request needs a yes from the prompt command (--confirm-cmd)')
     .option('--confirm-cmd <command>', 'confirmation prompt command (default $TOKEN_AGENT_CONFIRM_CMD); exit 0 = yes')
     .option('--always-allow-idtoken', 'id_token requests need no confirmation (as oidc-agent)')
+    .option('--always-allow-mytoken', 'new sub-mytokens (the mytoken request) need no confirmation (oidc-agent always asks)')
+    .option('--no-autoload', 'token-get does not load an account that is not loaded (it tells to run token-add instead)')
+    .option('-d, --console', 'run the agent in the foreground, logging to stderr (print the exports first); Ctrl-C stops it')
     .option('--restricted-socket <path>', 'also listen on PATH, serving only access_token (for --allow) and check: the socket to forward')
     .option('--allow <account[:scopes]>', 'on the restricted socket: ACCOUNT, optionally only SCOPE,SCOPE… (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--forward', 'print the ssh options that forward the (restricted) agent socket to a remote host, and the remote environment')
@@ -38,7 +41,7 @@ export function createProgram(onOptions: (o: AgentCliOptions) => void, io: Io = 
       const confirm = o['confirm'] === true;
       const confirmCmd = o['confirmCmd'] as string | undefined;
       onOptions({
-        action: o['kill'] ? 'kill' : o['status'] ? 'status' : o['completion'] !== undefined ? 'completion' : o['forward'] ? 'forward' : o['printService'] !== undefined || o['installService'] !== undefined ? 'service' : command.length > 0 ? 'run' : 'start',
+        action: o['kill'] ? 'kill' : o['status'] ? 'status' : o['console'] ? 'console' : o['completion'] !== undefined ? 'completion' : o['forward'] ? 'forward' : o['printService'] !== undefined || o['installService'] !== undefined ? 'service' : command.length > 0 ? 'run' : 'start',
         shell,
         json: o['json'] === true,
         quiet: o['quiet'] === true,
@@ -49,6 +52,8 @@ export function createProgram(onOptions: (o: AgentCliOptions) => void, io: Io = 
         confirm,
         confirmCmd,
         alwaysAllowIdToken: o['alwaysAllowIdtoken'] === true,
+        alwaysAllowMytoken: o['alwaysAllowMytoken'] === true,
+        autoload: o['autoload'] !== false,
         restrictedSocket: o['restrictedSocket'] as string | undefined,
         allow: o['allow'] as string[] | undefined,
         sshHost: o['sshHost'] as string | undefined,

@@ -13,7 +13,7 @@ import { CliError, ExitCode, shellQuote, type Io } from '../../output.js';
 export type Shell = 'sh' | 'csh' | 'fish';
 
 export interface AgentCliOptions {
-  action: 'start' | 'kill' | 'status' | 'run' | 'forward' | 'service' | 'completion';
+  action: 'start' | 'kill' | 'status' | 'run' | 'forward' | 'service' | 'completion' | 'console';
   shell: Shell;
   json: boolean;
   quiet: boolean;
@@ -26,6 +26,10 @@ export interface AgentCliOptions {
   confirmCmd?: string | undefined;
   /** `--always-allow-idtoken`: id_token requests need no confirmation. */
   alwaysAllowIdToken?: boolean;
+  /** `--always-allow-mytoken`: mytoken requests need no confirmation. */
+  alwaysAllowMytoken?: boolean;
+  /** `--no-autoload` sets false: token-get does not load accounts itself. */
+  autoload?: boolean;
   /** `--restricted-socket PATH --allow ACCOUNT[:SCOPES]…`: a second, restricted socket (set when the agent starts). */
   restrictedSocket?: string | undefined;
   allow?: string[] | undefined;
@@ -129,22 +133,11 @@ async function startDaemon(
   // Another agent already serving the default path (another shell started it): reuse it.
   const running = await probe(chosen.path, io.env);
   if (running !== undefined) return refuseRestricted(o, running);
-  const args = [daemonPath(), '--socket', chosen.path, '--ready-fd', '3'];
-  if (chosen.removeDir) args.push('--remove-dir');
-  if (o.lifetime !== undefined) args.push('--lifetime', String(o.lifetime));
-  if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
-  if (o.confirm) args.push('--confirm');
-  if (o.confirmCmd !== undefined) args.push('--confirm-cmd', o.confirmCmd);
-  if (o.alwaysAllowIdToken) args.push('--always-allow-idtoken');
-  if (o.restrictedSocket !== undefined) {
-    assertSocketPathFits(o.restrictedSocket);
-    args.push('--restricted-socket', o.restrictedSocket);
-    for (const a of o.allow ?? []) args.push('--allow', a);
-  }
+  const args = daemonArgs(o, chosen);
   const logFile = await logFilePath(io.env);
   if (logFile !== undefined) args.push('--log-file', logFile);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: agentEnv(io.env) });
-  const line = await readyLine(child);
+  const line = await readyLine(child, io);
   child.unref();
   const m = /^READY (\d+)$/.exec(line);
   if (!m && /already listening|another agent is starting/.test(line)) {
@@ -154,6 +147,58 @@ async function startDaemon(
   }
   if (!m) throw new CliError(`the agent did not start: ${line.replace(/^ERROR /, '')}`);
   return { socket: chosen.path, pid: Number(m[1]) };
+}
+
+/** The daemon's command line for the launcher's options (readiness on fd 3). */
+function daemonArgs(o: AgentCliOptions, chosen: { path: string; removeDir: boolean }): string[] {
+  const args = [daemonPath(), '--socket', chosen.path, '--ready-fd', '3'];
+  if (chosen.removeDir) args.push('--remove-dir');
+  if (o.lifetime !== undefined) args.push('--lifetime', String(o.lifetime));
+  if (o.logLevel !== undefined) args.push('--log-level', o.logLevel);
+  if (o.confirm) args.push('--confirm');
+  if (o.confirmCmd !== undefined) args.push('--confirm-cmd', o.confirmCmd);
+  if (o.alwaysAllowIdToken) args.push('--always-allow-idtoken');
+  if (o.alwaysAllowMytoken) args.push('--always-allow-mytoken');
+  if (o.autoload === false) args.push('--no-autoload');
+  if (o.restrictedSocket !== undefined) {
+    assertSocketPathFits(o.restrictedSocket);
+    args.push('--restricted-socket', o.restrictedSocket);
+    for (const a of o.allow ?? []) args.push('--allow', a);
+  }
+  return args;
+}
+
+/**
+ * `-d/--console` (oidc-agent's): the agent in the foreground of this terminal, logging to stderr.
+ * The exports go to stdout first (for another shell); Ctrl-C or SIGTERM stops it; its exit code is ours.
+ */
+async function runConsole(o: AgentCliOptions, io: Io): Promise<number> {
+  if (o.command.length > 0) throw new CliError('-d/--console runs the agent itself: it does not go with a COMMAND', ExitCode.usage);
+  const chosen = { path: o.socketPath ?? defaultSocket(io.env), removeDir: false };
+  assertSocketPathFits(chosen.path);
+  const running = await probe(chosen.path, io.env);
+  if (running !== undefined) throw new CliError(`an agent (pid ${running.pid}) already runs at ${chosen.path}: stop it first (token-agent --kill) or choose another --socket-path`);
+  const child = spawn(process.execPath, [...daemonArgs(o, chosen), '--foreground'], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'], env: agentEnv(io.env) });
+  // Ctrl-C reaches the whole foreground process group; the agent stops itself, we wait for it.
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    const exited = new Promise<number>((resolve) => child.once('exit', (c, sig) => resolve(c ?? (sig ? 128 + 15 : 1))));
+    const line = await readyLine(child, io);
+    const m = /^READY (\d+)$/.exec(line);
+    if (!m) {
+      child.kill('SIGTERM');
+      throw new CliError(`the agent did not start: ${line.replace(/^ERROR /, '')}`);
+    }
+    print(io, { socket: chosen.path, pid: Number(m[1]) }, o);
+    return await exited;
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
 }
 
 async function logFilePath(env: NodeJS.ProcessEnv): Promise<string | undefined> {
@@ -167,26 +212,41 @@ async function logFilePath(env: NodeJS.ProcessEnv): Promise<string | undefined> 
   }
 }
 
-function readyLine(child: ChildProcess): Promise<string> {
+/**
+ * The daemon's answer on fd 3: `NOTE text` lines (shown once on stderr: settings it ignores),
+ * then `READY pid` or `ERROR text`, which is returned.
+ */
+function readyLine(child: ChildProcess, io: Io): Promise<string> {
   return new Promise((resolve) => {
     const pipe = child.stdio[3] as NodeJS.ReadableStream;
     let buf = '';
+    let done = false;
+    const finish = (line: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      (pipe as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      resolve(line);
+    };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      resolve('ERROR timed out waiting for the agent to start');
+      finish('ERROR timed out waiting for the agent to start');
     }, 15_000);
     pipe.on('data', (d: Buffer) => {
       buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        (pipe as NodeJS.ReadableStream & { destroy(): void }).destroy();
-        resolve(buf.slice(0, nl));
+      let nl: number;
+      while (!done && (nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('NOTE ')) io.stderr.write(`token-agent: note: ${line.slice(5)}\n`);
+        else finish(line);
       }
     });
+    // Its last lines may still be in the pipe when the exit is seen: read them first.
     child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(buf.includes('\n') ? buf.slice(0, buf.indexOf('\n')) : `ERROR the agent exited with code ${code}`);
+      const fail = () => finish(`ERROR the agent exited with code ${code}`);
+      if ((pipe as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) fail();
+      else pipe.once('close', fail);
     });
   });
 }
@@ -225,6 +285,8 @@ export async function run(o: AgentCliOptions, io: Io): Promise<number> {
       io.stdout.write(o.json ? `${JSON.stringify(info)}\n` : `${String(info)}\n`);
       return ExitCode.ok;
     }
+    case 'console':
+      return runConsole(o, io);
     case 'completion': {
       const { completionScript } = await import('./completion.js');
       io.stdout.write(completionScript(o.completion ?? 'bash'));

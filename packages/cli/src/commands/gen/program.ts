@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { CliError, ExitCode, processIo, runAction, type Io } from '../../output.js';
 import { addPasswordOptions, passwordOptionsFrom, type PasswordOptions } from '../../passwords.js';
 import { canOpenBrowser } from './browser.js';
-import { run, type Flow, type GenOptions, type LoginOptions } from './run.js';
+import { run, type CreateOptions, type Flow, type GenOptions, type LoginOptions } from './run.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -24,7 +24,9 @@ function seconds(value: string): number {
 /** The flow when none is given: a refresh-token import, else the browser when one can be opened, else the device flow. */
 export function defaultFlow(o: Record<string, unknown>, env: NodeJS.ProcessEnv): Flow {
   if (o['flow'] !== undefined) return o['flow'] as Flow;
-  if (o['rtEnv'] !== undefined || o['rtFile'] !== undefined) return 'refresh';
+  // A mytoken account logs in at its mytoken server, unless a mytoken is imported (--rt*) or a transfer code redeemed.
+  if (o['mytoken'] !== undefined && o['rtEnv'] === undefined && o['rtFile'] === undefined && o['rt'] === undefined) return 'mytoken';
+  if (o['rtEnv'] !== undefined || o['rtFile'] !== undefined || o['rt'] !== undefined) return 'refresh';
   if (o['username'] !== undefined) return 'password';
   return canOpenBrowser(env) ? 'code' : 'device';
 }
@@ -52,6 +54,17 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
     .option('--op-password-file <file>', 'password flow: read the OP password from this file')
     .option('--rt-env [var]', 'refresh flow: read the refresh token from this environment variable (default OIDC_REFRESH_TOKEN)')
     .option('--rt-file <file>', 'refresh flow: read the refresh token from this file')
+    .option('--rt <->', 'refresh flow: --rt=- reads the refresh token from stdin (a token itself is refused: the process list would show it)')
+    .addOption(new Option('--refresh-token <->', 'alias of --rt (oidc-gen)').hideHelp())
+    .addOption(new Option('--refresh-token-env [var]', 'alias of --rt-env (oidc-gen)').hideHelp())
+    .option('--only-at', 'print an access token from the login and store nothing (needs --client-id or --pub, as in oidc-gen)')
+    .option('--no-save', 'load the new account into the agent but write no file: it is gone when the agent stops')
+    .option('-m, --manual', 'no dynamic client registration: use --client-id/--client-secret-env or --pub (on a terminal, asks for the client id)')
+    .option('--mytoken [url]', 'a mytoken account: log in at this mytoken server (default: oidc-gen.default_mytoken_server in the config file, else https://mytoken.data.kit.edu); with --rt-env/--rt-file an existing mytoken is imported')
+    .addOption(new Option('--mytoken-issuer [url]', 'alias of --mytoken (oidc-gen)').hideHelp())
+    .option('--mytoken-profile <profile>', "the account's mytoken: a JSON object (capabilities, restrictions, rotation, name…) or a server profile name (default capabilities: AT, create_mytoken, tokeninfo)")
+    .option('--TC <code>', 'with --mytoken: redeem this transfer code (single use, minutes long) for the account\'s mytoken instead of logging in')
+    .option('--TC-env <var>', 'as --TC, the transfer code read from this environment variable (keeps it out of the process list)')
     .option('--no-qr', 'do not show a QR code for the device flow')
     .option('--no-url-call', 'code flow: print the URL but do not open a browser')
     .option('--port <port>', 'code flow: redirect-listener port to try (repeatable; default 4242, 8080, 43985; 0 = any free port)', port, [])
@@ -74,6 +87,25 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
       // oidc-gen's spellings.
       if (o['issuer'] === undefined && o['iss'] !== undefined) o['issuer'] = o['iss'];
       if (o['username'] === undefined && o['opUsername'] !== undefined) o['username'] = o['opUsername'];
+      if (o['rt'] === undefined && o['refreshToken'] !== undefined) o['rt'] = o['refreshToken'];
+      if (o['rtEnv'] === undefined && o['refreshTokenEnv'] !== undefined) o['rtEnv'] = o['refreshTokenEnv'];
+      if (o['rt'] !== undefined && o['rt'] !== '-') {
+        // Never echo the value: it is most likely a refresh token.
+        throw new CliError(
+          '--rt takes no refresh token on the command line (other users see it in the process list, and it stays in the shell history): use --rt=- to read it from stdin, --rt-env VAR or --rt-file FILE',
+          ExitCode.usage,
+        );
+      }
+      const onlyAt = o['onlyAt'] === true;
+      const noSave = o['save'] === false;
+      if (onlyAt || noSave) {
+        const other = ['list', 'print', 'delete', 'rename', 'update', 'reauthenticate'].find((k) => o[k] !== undefined && o[k] !== false);
+        if (other !== undefined) throw new CliError(`${onlyAt ? '--only-at' : '--no-save'} creates nothing to ${other}: it goes only with a new login`, ExitCode.usage);
+        if (o['keyring']) throw new CliError(`${onlyAt ? '--only-at' : '--no-save'} stores no password: it does not go with --keyring`, ExitCode.usage);
+        if (onlyAt && noSave) throw new CliError('--only-at already stores nothing: leave out --no-save', ExitCode.usage);
+      }
+      // --only-at needs no name: nothing is saved or loaded under it.
+      if (onlyAt && name === undefined) name = 'only-at';
       if (o['scopeMax'] === true || o['scopeAll'] === true) o['scope'] = [...((o['scope'] as string[] | undefined) ?? []), 'max'];
       if (o['list']) return onOptions({ action: 'list' });
       if (name === undefined) throw new CliError('an account name is required (see --help)', ExitCode.usage);
@@ -89,6 +121,9 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
         return onOptions({ action: 'update', name, password, keyring, newPassword });
       }
       const flow = defaultFlow(o, io.env);
+      if (onlyAt && flow === 'refresh') {
+        throw new CliError('--only-at does not go with a refresh-token import: a rotated refresh token would be lost (create the account, then use token-get)', ExitCode.usage);
+      }
       const loginOptions: LoginOptions = {
         flow,
         qr: o['qr'] !== false,
@@ -111,6 +146,9 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
       }
       const issuer = o['issuer'] as string | undefined;
       if (o['pub'] && o['clientId'] !== undefined) throw new CliError('--pub and --client-id exclude each other', ExitCode.usage);
+      if (onlyAt && !o['pub'] && o['clientId'] === undefined && !o['manual']) {
+        throw new CliError('--only-at needs a registered client: --client-id (with --client-secret-env) or --pub; a client is not registered for one access token', ExitCode.usage);
+      }
       let clientSecret = o['clientSecret'] as string | undefined;
       const secretEnv = o['clientSecretEnv'] as string | undefined;
       if (secretEnv !== undefined) {
@@ -131,6 +169,11 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
         opPasswordFile: o['opPasswordFile'] as string | undefined,
         rtEnv: o['rtEnv'] === true ? undefined : (o['rtEnv'] as string | undefined),
         rtFile: o['rtFile'] as string | undefined,
+        ...mytokenOptions(o, io.env),
+        rtStdin: o['rt'] === '-',
+        onlyAt,
+        save: !noSave,
+        manual: o['manual'] === true,
         password,
         keyring,
         ...loginOptions,
@@ -145,4 +188,27 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     program.parse(argv);
     if (options !== undefined) await run(options, io);
   });
+}
+
+/** `--mytoken[=URL]`, `--mytoken-profile`, `--TC`, checked. */
+function mytokenOptions(o: Record<string, unknown>, env: NodeJS.ProcessEnv): Pick<CreateOptions, 'mytoken' | 'mytokenProfile' | 'transferCode'> {
+  const mt = o['mytoken'] ?? o['mytokenIssuer'];
+  if (o['TCEnv'] !== undefined) {
+    if (o['TC'] !== undefined) throw new CliError('--TC and --TC-env exclude each other', ExitCode.usage);
+    const code = env[String(o['TCEnv'])]?.trim();
+    if (!code) throw new CliError(`environment variable ${String(o['TCEnv'])} holds no transfer code`, ExitCode.usage);
+    o['TC'] = code;
+  }
+  const out: Pick<CreateOptions, 'mytoken' | 'mytokenProfile' | 'transferCode'> = {};
+  if (mt === undefined) {
+    if (o['mytokenProfile'] !== undefined || o['TC'] !== undefined) throw new CliError('--mytoken-profile and --TC go with --mytoken', ExitCode.usage);
+    return out;
+  }
+  if (o['onlyAt'] === true) throw new CliError('--only-at does not go with --mytoken: a mytoken is made to be kept (for a single access token, use a normal login with --only-at)', ExitCode.usage);
+  out.mytoken = mt === true ? true : String(mt);
+  if (o['mytokenProfile'] !== undefined) out.mytokenProfile = String(o['mytokenProfile']);
+  if (o['TC'] !== undefined) out.transferCode = String(o['TC']);
+  for (const k of ['pub', 'clientId', 'username'] as const) if (o[k] !== undefined && o[k] !== false) throw new CliError(`--mytoken does not go with --${k === 'clientId' ? 'client-id' : k}: the mytoken server is the client`, ExitCode.usage);
+  if (out.transferCode !== undefined && out.mytokenProfile !== undefined) throw new CliError('--TC redeems an existing mytoken: its profile was chosen when it was made (leave out --mytoken-profile)', ExitCode.usage);
+  return out;
 }

@@ -3,6 +3,7 @@
  * it here, like oidc-gen. Also lists, prints and deletes accounts.
  */
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProtocolError, request, resolveSocketPath, type DeviceAuthorization } from '@token-agent/protocol';
 import {
@@ -22,6 +23,9 @@ import {
   findIssuer,
   loadIssuerConfig,
   type IssuerEntry,
+  SYSTEM_CONFIG_DIR,
+  mergePatch,
+  parseAgentConfigText,
 } from '@token-agent/store';
 import { openAccount } from '../../account-password.js';
 import { KeyringUnavailable, keyringDelete, keyringSet } from '../../keyring.js';
@@ -31,7 +35,7 @@ import { requireSocket } from '../../socket.js';
 import { canOpenBrowser, openBrowser } from './browser.js';
 import { cancellable, formatLeft, isTty, showProgress } from './progress.js';
 
-export type Flow = 'code' | 'device' | 'password' | 'refresh';
+export type Flow = 'code' | 'device' | 'password' | 'refresh' | 'mytoken';
 
 /** How long token-gen (and the agent's redirect listener) wait for the browser by default. */
 export const DEFAULT_CODE_TIMEOUT_S = 300;
@@ -55,6 +59,20 @@ export interface CreateOptions {
   /** Refresh flow: where the refresh token comes from. */
   rtEnv: string | undefined;
   rtFile: string | undefined;
+  /** `--mytoken[=URL]`: a mytoken account (true: the configured or default server). */
+  mytoken?: string | true;
+  /** `--mytoken-profile`: JSON object text or a server profile name, checked by the agent. */
+  mytokenProfile?: string;
+  /** `--TC`: redeem this transfer code for the account's mytoken. */
+  transferCode?: string;
+  /** `--rt=-`: the refresh token from stdin (hidden prompt on a terminal). */
+  rtStdin?: boolean;
+  /** `--only-at`: print the login's access token; nothing is saved or loaded. */
+  onlyAt?: boolean;
+  /** `--no-save` sets false: the account is loaded into the agent, no file is written. */
+  save?: boolean;
+  /** `-m/--manual`: no dynamic registration; without --client-id/--pub the client id is asked for on a terminal. */
+  manual?: boolean;
   password: PasswordOptions;
   qr: boolean;
   /** Save the encryption password in the OS keychain. */
@@ -213,12 +231,14 @@ async function reauthenticate(o: Extract<GenOptions, { action: 'reauthenticate' 
   const socketPath = requireSocket(io.env);
   const { config: old, key } = await openAccount(dir, o.name, o.password, io, o.keyring ? 'try' : false);
   if (!old.client_id) throw new CliError(`account '${o.name}' has no client_id: delete it (token-gen ${o.name} --delete) and create it again`);
-  if (o.login.flow === 'refresh') throw new CliError('--reauthenticate needs a login flow: code, device or password', ExitCode.usage);
+  // A mytoken account logs in again at its mytoken server (its profile is kept in the file).
+  const mytokenLogin = old.mytoken_url ? { mytoken: old.mytoken_url } : {};
+  if (o.login.flow === 'refresh' && !old.mytoken_url) throw new CliError('--reauthenticate needs a login flow: code, device or password', ExitCode.usage);
   const config = JSON.parse(serializeAccountConfig(old)) as Record<string, unknown>;
   delete config['refresh_token'];
   config['name'] = o.name;
   if (o.login.flow === 'password') await addOpCredentials(config, o, io);
-  const fresh = parseAccountConfig(await login(socketPath, config, o.login, io));
+  const fresh = parseAccountConfig(await login(socketPath, config, { ...o.login, ...mytokenLogin }, io));
   // Everything but the refresh token stays as it was.
   const updated: AccountConfig = { ...old, refresh_token: fresh.refresh_token ?? '' };
   if (old.redirect_uris === undefined && fresh.redirect_uris !== undefined) updated.redirect_uris = fresh.redirect_uris;
@@ -252,9 +272,45 @@ async function rename(o: Extract<GenOptions, { action: 'rename' }>, dir: string,
   io.stderr.write(`Account '${o.name}' renamed to '${o.newName}'${inAgent ? ' (also in the agent)' : ''}\n`);
 }
 
+/** `--rt=-`: the first line of stdin; on a terminal a hidden prompt (the token is never echoed). */
+async function refreshTokenFromStdin(io: Io): Promise<string> {
+  if (process.stdin.isTTY) {
+    const rt = (await promptPassword('Refresh token: ')).trim();
+    if (rt === '') throw new CliError('no refresh token entered', ExitCode.usage);
+    return rt;
+  }
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.length > 64 * 1024) throw new CliError('--rt=-: stdin holds more than a refresh token (64 KiB read)', ExitCode.usage);
+  }
+  const line = text.split(/\r?\n/)[0]!.trim();
+  if (line === '') throw new CliError(`--rt=-: stdin holds no refresh token${isTty(io.stderr) ? ' (pipe it in: ... | token-gen NAME --rt=-)' : ''}`, ExitCode.usage);
+  return line;
+}
+
+/** `-m/--manual` without a client on the command line: ask for it on a terminal (oidc-gen prompts too). */
+async function askClient(config: Record<string, unknown>, io: Io): Promise<void> {
+  if (!isTty(io.stderr) || !process.stdin.isTTY) {
+    throw new CliError('-m/--manual uses a registered client: pass --client-id (and --client-secret-env VAR), or --pub', ExitCode.usage);
+  }
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: io.stderr, terminal: true });
+  let clientId: string;
+  try {
+    clientId = (await rl.question('Client id: ')).trim();
+  } finally {
+    rl.close();
+  }
+  if (clientId === '') throw new CliError('no client id entered', ExitCode.usage);
+  config['client_id'] = clientId;
+  config['client_secret'] = await promptPassword('Client secret (empty for a public client): ');
+}
+
 async function create(o: CreateOptions, dir: string, io: Io): Promise<void> {
   checkName(o.name);
-  if (await accountExists(dir, o.name)) {
+  // --only-at writes nothing, so an existing account of that name is no obstacle.
+  if (!o.onlyAt && (await accountExists(dir, o.name))) {
     throw new CliError(`account '${o.name}' already exists in ${dir}: choose another name, or delete it first with: token-gen ${o.name} --delete`);
   }
   const socketPath = requireSocket(io.env);
@@ -284,18 +340,37 @@ async function create(o: CreateOptions, dir: string, io: Io): Promise<void> {
   if (o.audiences.length > 0) config['audience'] = o.audiences.join(' ');
   if (o.clientId !== undefined) config['client_id'] = o.clientId;
   if (o.clientSecret !== undefined) config['client_secret'] = o.clientSecret;
+  if (o.manual && config['client_id'] === undefined) await askClient(config, io);
   if (o.flow === 'password') await addOpCredentials(config, o, io);
   if (o.flow === 'refresh') {
-    config['refresh_token'] =
-      o.rtFile !== undefined ? await firstLine(o.rtFile, 'refresh token') : fromEnv(io.env, o.rtEnv ?? 'OIDC_REFRESH_TOKEN', 'refresh token');
+    config['refresh_token'] = o.rtStdin
+      ? await refreshTokenFromStdin(io)
+      : o.rtFile !== undefined
+        ? await firstLine(o.rtFile, 'refresh token')
+        : fromEnv(io.env, o.rtEnv ?? 'OIDC_REFRESH_TOKEN', 'refresh token');
+  }
+  if (o.mytoken !== undefined) {
+    // No mytoken_url: the agent uses the documented default server.
+    const url = o.mytoken === true ? defaultMytokenServer(dir) : o.mytoken;
+    if (url !== undefined) config['mytoken_url'] = url;
+    if (o.mytokenProfile !== undefined) config['mytoken_profile'] = o.mytokenProfile;
+  }
+  if (o.onlyAt) {
+    const reply = await login(socketPath, config, o, io, true);
+    if (typeof reply['access_token'] !== 'string') throw new CliError('the agent returned no access token');
+    io.stdout.write(`${reply['access_token']}\n`);
+    return;
   }
   // Ask for the encryption password before the login, so a missing source fails before the user logs in.
-  const password = await resolvePassword({
-    ...o.password,
-    env: io.env,
-    confirm: true,
-    prompt: { question: `Encryption password for the new account '${o.name}': `, confirmQuestion: 'Repeat it: ' },
-  });
+  const password =
+    o.save === false
+      ? undefined
+      : await resolvePassword({
+          ...o.password,
+          env: io.env,
+          confirm: true,
+          prompt: { question: `Encryption password for the new account '${o.name}': `, confirmQuestion: 'Repeat it: ' },
+        });
 
   let result: Record<string, unknown>;
   try {
@@ -304,6 +379,10 @@ async function create(o: CreateOptions, dir: string, io: Io): Promise<void> {
     throw await withPubClientHint(err, issuer, config['client_id'] === undefined ? providerList : undefined, o.name);
   }
   const account = parseAccountConfig(result);
+  if (password === undefined) {
+    io.stderr.write(`Account '${o.name}' created and loaded into the agent, not saved (--no-save): it is gone when the agent stops or the account is removed.\n`);
+    return;
+  }
   const key = await saveAccount(dir, o.name, account, password);
   io.stderr.write(`Account '${o.name}' created, loaded into the agent, and saved encrypted to ${join(dir, o.name)}\n`);
   await handOverFileKey(socketPath, o.name, account, key, io);
@@ -379,28 +458,69 @@ async function chooseIssuer(providers: IssuerEntry[], io: Io): Promise<string> {
  * refresh token. Code and device flows are followed with `state_lookup` until they end; Ctrl-C
  * cancels the flow in the agent (`term_http_server`) and nothing is returned.
  */
-export async function login(socketPath: string, config: Record<string, unknown>, o: LoginOptions, io: Io): Promise<Record<string, unknown>> {
+export async function login(socketPath: string, config: Record<string, unknown>, o: LoginOptions, io: Io, onlyAt = false): Promise<Record<string, unknown>> {
   const params: Parameters<typeof request<'gen'>>[1] = { config, flow: [o.flow] };
+  if (onlyAt) params.only_at = true;
+  // A mytoken account: the agent's `mytoken` flow (a login at the server, a transfer code, or an import).
+  const mt = o as Partial<Pick<CreateOptions, 'mytoken' | 'transferCode'>>;
+  if (mt.mytoken !== undefined) params.flow = ['mytoken'];
+  if (mt.transferCode !== undefined) params.transfer_code = mt.transferCode;
   if (o.flow === 'code') {
     if (o.ports.length > 0) params.ports = o.ports.map(String);
     params.timeout = o.timeout ?? DEFAULT_CODE_TIMEOUT_S;
   }
   const started = await request('gen', params, { socketPath, timeoutMs: 120_000 });
-  if (started.status !== 'accepted') {
-    const c = (started as { config?: Record<string, unknown> }).config;
-    if (c === undefined) throw new CliError('the agent returned no account configuration');
-    return c;
+  if (started.status !== 'accepted') return flowResult(started as Record<string, unknown>, onlyAt);
+  const g = started as { state?: string; oidc_device?: DeviceAuthorization; uri?: string; expires_in?: number };
+  if (params.flow?.[0] === 'mytoken' && g.state !== undefined && g.uri !== undefined) {
+    await showMytokenUrl(g.uri, o, io);
+    const seconds = typeof g.expires_in === 'number' && g.expires_in > 0 ? g.expires_in : DEFAULT_CODE_TIMEOUT_S;
+    return flowResult(await waitForFlow(socketPath, g.state, seconds, 'Waiting for the login at the mytoken server', io), onlyAt);
   }
-  const g = started as { state?: string; oidc_device?: DeviceAuthorization; uri?: string };
   if (g.state !== undefined && g.uri !== undefined) {
     await showCodeUrl(g.uri, o.urlCall, io);
-    return waitForFlow(socketPath, g.state, o.timeout ?? DEFAULT_CODE_TIMEOUT_S, 'Waiting for the login in the browser', io);
+    return flowResult(await waitForFlow(socketPath, g.state, o.timeout ?? DEFAULT_CODE_TIMEOUT_S, 'Waiting for the login in the browser', io), onlyAt);
   }
   if (g.state !== undefined && g.oidc_device !== undefined) {
     await showDevice(g.oidc_device, o.qr, o.json, io);
-    return waitForFlow(socketPath, g.state, g.oidc_device.expires_in, 'Waiting for the approval', io);
+    return flowResult(await waitForFlow(socketPath, g.state, g.oidc_device.expires_in, 'Waiting for the approval', io), onlyAt);
   }
   throw new CliError('the agent started a flow without telling how to follow it');
+}
+
+/** A finished flow's reply: the account configuration, or with `onlyAt` the reply itself (its access token). */
+function flowResult(reply: Record<string, unknown>, onlyAt: boolean): Record<string, unknown> {
+  if (onlyAt) {
+    if (typeof reply['access_token'] !== 'string') throw new CliError('the agent finished the flow without an access token');
+    return reply;
+  }
+  const config = reply['config'];
+  if (typeof config !== 'object' || config === null) throw new CliError('the agent finished the flow without an account configuration');
+  return config as Record<string, unknown>;
+}
+
+/** `oidc-gen.default_mytoken_server` of the config files (oidc-agent's), if set. */
+function defaultMytokenServer(dir: string): string | undefined {
+  let merged: unknown = {};
+  for (const file of [join(SYSTEM_CONFIG_DIR, 'config'), join(dir, 'config')]) {
+    try {
+      merged = mergePatch(merged as never, parseAgentConfigText(readFileSync(file, 'utf8'), file));
+    } catch {
+      // Missing or unreadable: token-agent reports bad config files where it reads them.
+    }
+  }
+  const v = (merged as { 'oidc-gen'?: { default_mytoken_server?: unknown } })['oidc-gen']?.default_mytoken_server;
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The mytoken server's consent URL: on stderr, with a QR code on a terminal (as the device flow), opened in a browser when one can be. */
+async function showMytokenUrl(uri: string, o: LoginOptions, io: Io): Promise<void> {
+  io.stderr.write('To create the mytoken, confirm at the mytoken server and log in at the OP:\n');
+  if (o.qr && isTty(io.stderr)) {
+    const { toString } = await import('qrcode');
+    io.stderr.write(`${await toString(uri, { type: 'terminal', small: true })}\n`);
+  }
+  await showCodeUrl(uri, o.urlCall, io);
 }
 
 /** The URL always goes to stderr (a user on another device can use it); the browser only when wanted. */
@@ -447,25 +567,23 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Polls `state_lookup` until the flow ends (the agent talks to the OP), showing progress; the
- * countdown is `seconds`, the agent's own limit for the flow.
+ * Polls `state_lookup` until the flow ends (the agent talks to the OP), showing progress, and
+ * returns its success reply; the countdown is `seconds`, the agent's own limit for the flow.
  */
 async function waitForFlow(socketPath: string, state: string, seconds: number, what: string, io: Io): Promise<Record<string, unknown>> {
   const deadline = Date.now() + seconds * 1000;
   const interval = Number(io.env['TOKEN_GEN_POLL_MS'] ?? 1000);
-  const progress = showProgress(io, what, deadline);
+  // Shown once the Ctrl-C handler is in place: a user (or a test) reacting to the message gets a clean cancel.
+  let progress: { stop(): void } | undefined;
   try {
     return await cancellable(
       async (signal) => {
+        progress = showProgress(io, what, deadline);
         // The agent ends the flow itself at its deadline; the margin covers clock and poll skew.
         while (Date.now() < deadline + 30_000) {
           if (signal.aborted) break;
           const r = await request('state_lookup', { state }, { socketPath, timeoutMs: 30_000 });
-          if (r.status === 'success') {
-            const config = (r as { config?: Record<string, unknown> }).config;
-            if (config === undefined) throw new CliError('the agent finished the flow without an account configuration');
-            return config;
-          }
+          if (r.status === 'success') return r as Record<string, unknown>;
           if (r.status === 'FoundButReceived') throw new CliError('the result of this login was already taken by another client');
           await sleep(interval, signal);
         }
@@ -477,6 +595,6 @@ async function waitForFlow(socketPath: string, state: string, seconds: number, w
       },
     );
   } finally {
-    progress.stop();
+    progress?.stop();
   }
 }

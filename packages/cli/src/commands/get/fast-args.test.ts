@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFast } from './fast-args.js';
-import { createProgram } from './program.js';
+import { createProgram, normalizeArgv } from './program.js';
 import type { GetOptions } from './run.js';
 import { CliError, ExitCode } from '../../output.js';
 
@@ -11,7 +11,7 @@ function viaCommander(args: string[]): GetOptions | undefined {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} });
   try {
-    p.parse(['node', 'token-get', ...args]);
+    p.parse(['node', 'token-get', ...normalizeArgv(args)]);
   } catch {
     return undefined;
   }
@@ -53,6 +53,24 @@ const accepted: string[][] = [
   ['kit', '--unwatch', '--bt-file', '/tmp/x'],
   ['kit', '--bt'],
   ['kit', '--bt', '--json', '-t', '300'],
+  // oidc-token's -o/-i/-e with and without =VAR.
+  ['kit', '-o'],
+  ['kit', '--token'],
+  ['-o', 'kit'],
+  ['-i', 'kit'],
+  ['kit', '-oMY_AT'],
+  ['-oMY_AT', 'kit'],
+  ['kit', '--token=MY_AT'],
+  ['kit', '-iISS'],
+  ['kit', '--issuer=ISS'],
+  ['kit', '-eEXP'],
+  ['kit', '--expires-at=EXP'],
+  ['kit', '-o', '-i'],
+  ['kit', '-oA', '-i', '-eB'],
+  ['kit', '-c', '-oX'],
+  ['kit', '-c', '--issuer=Y', '--expires-at=Z'],
+  ['kit', '-oX', '--bearer'],
+  ['kit', '--watch', '-o'],
 ];
 for (const args of accepted) {
   test(`fast parser agrees with commander: ${args.join(' ')}`, () => {
@@ -74,15 +92,17 @@ const deferred: string[][] = [
   ['kit', '--unknown'],
   ['kit', '--json=1'],
   ['-x', 'kit'],
-  ['kit', '-ie'],
   ['kit', '--bearer=1'],
   ['kit', '--bt-file'],
   ['kit', '--id-token'],
   ['kit', '-a'],
   ['kit', '--all'],
-  ['kit', '-o'],
-  ['kit', '--token'],
   ['kit', '--id-token', '-s', 'openid'],
+  ['kit', '-fo'],
+  ['kit', '--token='],
+  ['kit', '-o=X'],
+  ['kit', '--issuer=FOO BAR'],
+  ['kit', '-a', '-oX'],
 ];
 
 // Contradictions: commander reports them as usage errors (exit 2).
@@ -95,6 +115,12 @@ const conflicting: string[][] = [
   ['kit', '--unwatch', '--issuer'],
   ['kit', '--watch', '-f'],
   ['kit', '--bt-file', '/x', '--auth-header'],
+  ['kit', '--watch', '-oX'],
+  ['kit', '--bt', '-i', '-e'],
+  ['kit', '--token='],
+  ['kit', '-o=X'],
+  ['kit', '--issuer=FOO BAR'],
+  ['kit', '--id-token', '-oX'],
 ];
 
 for (const args of deferred) {
@@ -109,7 +135,7 @@ for (const args of conflicting) {
     const p = createProgram(() => assert.fail('commander accepted it'))
       .exitOverride()
       .configureOutput({ writeErr: () => {}, writeOut: () => {} });
-    assert.throws(() => p.parse(['node', 'token-get', ...args]), (e: unknown) => e instanceof CliError && e.exitCode === ExitCode.usage);
+    assert.throws(() => p.parse(['node', 'token-get', ...normalizeArgv(args)]), (e: unknown) => e instanceof CliError && e.exitCode === ExitCode.usage);
   });
 }
 
@@ -117,11 +143,41 @@ test('the file options and output options land where run() reads them', () => {
   assert.deepEqual(pick(parseFast(['kit', '--watch', '--bt-file', 'f'])), { bt: 'watch', btFile: 'f', output: 'token' });
   assert.deepEqual(pick(parseFast(['kit', '--bt-file', 'f'])), { bt: 'once', btFile: 'f', output: 'token' });
   assert.deepEqual(pick(parseFast(['kit', '--unwatch'])), { bt: 'unwatch', btFile: undefined, output: 'token' });
-  assert.equal(parseFast(['kit', '-i', '-e'])?.output, 'issuer-expires-at');
+  assert.deepEqual(pickOut(parseFast(['kit', '-i', '-e'])), { output: 'env', exports: { issuer: 'OIDC_ISS', expiresAt: 'OIDC_EXP' } });
   assert.equal(parseFast(['kit', '-e'])?.output, 'expires-at');
   assert.equal(parseFast(['kit', '--issuer'])?.output, 'issuer');
   assert.equal(parseFast(['kit', '--auth-header'])?.output, 'auth-header');
   assert.equal(parseFast(['kit', '--bearer', '--issuer'])?.output, 'bearer');
+});
+
+function pickOut(o: GetOptions | undefined): Partial<GetOptions> | undefined {
+  return o === undefined ? undefined : { output: o.output, exports: o.exports };
+}
+
+test('-o/-i/-e and =VAR: one alone prints its value; several, or a name, export lines (oidc-token 4.2.6)', () => {
+  const cases: [string[], Partial<GetOptions>][] = [
+    [['kit', '-o'], { output: 'token', exports: undefined }],
+    [['kit', '-i'], { output: 'issuer', exports: undefined }],
+    [['kit', '-e'], { output: 'expires-at', exports: undefined }],
+    [['kit', '-oX'], { output: 'env', exports: { token: 'X' } }],
+    [['kit', '--issuer=Y'], { output: 'env', exports: { issuer: 'Y' } }],
+    [['kit', '-eZ'], { output: 'env', exports: { expiresAt: 'Z' } }],
+    [['kit', '-o', '-i'], { output: 'env', exports: { token: 'OIDC_AT', issuer: 'OIDC_ISS' } }],
+    [['kit', '-oA', '-i', '-eB'], { output: 'env', exports: { token: 'A', issuer: 'OIDC_ISS', expiresAt: 'B' } }],
+    [['kit', '-ie'], { output: 'env', exports: { issuer: 'e' } }],
+    [['kit', '-c'], { output: 'env', exports: { token: 'OIDC_AT', issuer: 'OIDC_ISS', expiresAt: 'OIDC_EXP' } }],
+    [['kit', '-c', '-iY'], { output: 'env', exports: { token: 'OIDC_AT', issuer: 'Y', expiresAt: 'OIDC_EXP' } }],
+  ];
+  for (const [args, want] of cases) {
+    assert.deepEqual(pickOut(parseFast(args)), want, args.join(' '));
+    assert.deepEqual(pickOut(viaCommander(args)), want, `commander: ${args.join(' ')}`);
+  }
+  // -a beats them all, as in oidc-token; commander only.
+  assert.deepEqual(pickOut(viaCommander(['kit', '-a', '-oX'])), { output: 'all', exports: undefined });
+  assert.deepEqual(pickOut(viaCommander(['kit', '-c', '-a'])), { output: 'all', exports: undefined });
+  // The rest of a short cluster after o/i/e names the variable; a value option keeps its value.
+  assert.deepEqual(normalizeArgv(['-foX', 'kit', '-s', '-oops', '-tio']), ['-fo', '--token-var=X', 'kit', '-s', '-oops', '-tio']);
+  assert.deepEqual(normalizeArgv(['--token=A', '--', '-oB']), ['--token', '--token-var=A', '--', '-oB']);
 });
 
 function pick(o: GetOptions | undefined): Partial<GetOptions> | undefined {

@@ -1,8 +1,9 @@
 /** `token-get`: ask the agent for an access token and print it. Loads nothing heavy. */
-import { AgentErrorText, FORCE_NEW_TOKEN, ProtocolError, request, type Reply } from '@token-agent/protocol';
+import { AgentErrorText, ProtocolError, request, type Reply } from '@token-agent/protocol';
 import { CliError, ExitCode, shellQuote, type Io } from '../../output.js';
 import { requireSocket } from '../../socket.js';
-import type { BtMode, OutputMode } from './modes.js';
+import { ACCESS_TOKEN_TIMEOUT_MS, accessTokenParams, isIssuerUrl, splitWords } from './access-token-request.js';
+import { DEFAULT_EXPORT_NAMES, type BtMode, type ExportNames, type OutputMode } from './modes.js';
 
 export interface GetOptions {
   /** Account short name, or an issuer URL. */
@@ -13,6 +14,8 @@ export interface GetOptions {
   forceNew: boolean;
   appName: string;
   output: OutputMode;
+  /** With output `env`: the values exported and their variable names (absent: all three, oidc-token's names). */
+  exports?: ExportNames;
   /** Have the agent keep (`watch`), stop keeping (`unwatch`) or write once (`once`) a bearer-token file. */
   bt: BtMode | undefined;
   /** `--bt-file`: that file instead of the discovery default. */
@@ -21,24 +24,23 @@ export interface GetOptions {
   idToken?: boolean;
 }
 
-/** True when the positional argument names an issuer rather than an account (as oidc-token decides). */
-export function isIssuerUrl(s: string): boolean {
-  return /^https?:\/\//i.test(s);
-}
+export { isIssuerUrl } from './access-token-request.js';
 
-export function formatToken(reply: Reply<'access_token'>, output: GetOptions['output']): string {
+export function formatToken(reply: Reply<'access_token'>, output: GetOptions['output'], exports: ExportNames = DEFAULT_EXPORT_NAMES): string {
   switch (output) {
     case 'token':
       return `${reply.access_token}\n`;
     case 'json':
       return `${JSON.stringify({ access_token: reply.access_token, issuer: reply.issuer, expires_at: reply.expires_at })}\n`;
-    case 'env':
-      return [
-        `OIDC_AT=${shellQuote(reply.access_token)}; export OIDC_AT;`,
-        `OIDC_ISS=${shellQuote(reply.issuer)}; export OIDC_ISS;`,
-        `OIDC_EXP=${reply.expires_at}; export OIDC_EXP;`,
-        '',
-      ].join('\n');
+    case 'env': {
+      // oidc-token's order and form; the values quoted only when the shell needs it.
+      const lines: string[] = [];
+      const line = (name: string, value: string) => lines.push(`${name}=${value}; export ${name};\n`);
+      if (exports.token !== undefined) line(exports.token, shellQuote(reply.access_token));
+      if (exports.issuer !== undefined) line(exports.issuer, shellQuote(reply.issuer));
+      if (exports.expiresAt !== undefined) line(exports.expiresAt, String(reply.expires_at));
+      return lines.join('');
+    }
     case 'all':
       return `${reply.access_token}\n${reply.issuer}\n${reply.expires_at}\n`;
     case 'bearer':
@@ -50,8 +52,6 @@ export function formatToken(reply: Reply<'access_token'>, output: GetOptions['ou
       return `${reply.issuer}\n`;
     case 'expires-at':
       return `${reply.expires_at}\n`;
-    case 'issuer-expires-at':
-      return `OIDC_ISS=${shellQuote(reply.issuer)}; export OIDC_ISS;\nOIDC_EXP=${reply.expires_at}; export OIDC_EXP;\n`;
   }
 }
 
@@ -61,8 +61,7 @@ export async function run(options: GetOptions, io: Io): Promise<void> {
     const { runBt } = await import('./bt.js');
     return runBt(options, io, socketPath);
   }
-  const scope = options.scopes.flatMap((s) => s.split(/\s+/)).filter(Boolean);
-  const audience = options.audiences.flatMap((s) => s.split(/\s+/)).filter(Boolean);
+  const scope = splitWords(options.scopes);
   const issuer = isIssuerUrl(options.target);
   if (options.idToken) {
     const reply = await request(
@@ -73,29 +72,27 @@ export async function run(options: GetOptions, io: Io): Promise<void> {
     io.stdout.write(`${(reply as Reply<'id_token'>).id_token}\n`);
     return;
   }
-  const ask = () =>
-    request(
-      'access_token',
-      {
-        ...(issuer ? { issuer: options.target } : { account: options.target }),
-        min_valid_period: options.forceNew ? FORCE_NEW_TOKEN : (options.minValid ?? 0),
-        scope: scope.length > 0 ? scope.join(' ') : undefined,
-        audience: audience.length > 0 ? audience.join(' ') : undefined,
-        application_hint: options.appName,
-      },
-      { socketPath, timeoutMs: 60_000 },
-    );
+  // The same request as the hot path's (fast.ts).
+  const ask = () => request('access_token', accessTokenParams(options), { socketPath, timeoutMs: ACCESS_TOKEN_TIMEOUT_MS });
   let reply;
   try {
     reply = await ask();
   } catch (err) {
     // Autoload: a configured account that is not loaded is loaded here, on a terminal only.
     if (issuer || !(err instanceof ProtocolError) || err.agentError !== AgentErrorText.accountNotLoaded || !(await canPrompt(io))) throw err;
+    // `token-agent --no-autoload`: the agent's error already says to run token-add.
+    if (!(await agentAutoloads(socketPath))) throw err;
     await autoload(options.target, io);
     reply = await ask();
   }
   if (reply.status !== 'success') throw new CliError(`unexpected reply status ${reply.status}`, ExitCode.failure);
-  io.stdout.write(formatToken(reply as Reply<'access_token'>, options.output));
+  io.stdout.write(formatToken(reply as Reply<'access_token'>, options.output, options.exports));
+}
+
+/** Whether the agent lets clients load accounts (false under `--no-autoload`; an older agent does). */
+async function agentAutoloads(socketPath: string): Promise<boolean> {
+  const r = await request('status_json', {}, { socketPath, timeoutMs: 10_000 }).catch(() => undefined);
+  return (r as { info?: { autoload?: unknown } } | undefined)?.info?.autoload !== false;
 }
 
 async function canPrompt(io: Io): Promise<boolean> {
