@@ -525,7 +525,7 @@ async function main(): Promise<void> {
         '(scripts/dev-op, served over TLS with a throwaway certificate), measured by the same load generator in one run. ' +
         'Figures are from one run on a noisy shared machine: **the ratios between the two agents (and against `node -e 0`) are the headline**, not the absolute numbers.',
       '',
-      'Reproduce: `pnpm install && pnpm build && pnpm bench` (options: BENCH_RUNS, BENCH_REQUESTS, BENCH_MEM_REQUESTS, BENCH_ACCOUNTS, BENCH_BT_SECONDS, BENCH_SKIP; ' +
+      'Reproduce: `pnpm install && pnpm build && pnpm bench` (about 15 minutes: 1 000 000 cached requests for the memory series, 5 minutes of bt-file reads; options: BENCH_RUNS, BENCH_REQUESTS, BENCH_MEM_REQUESTS, BENCH_MEM_OA_REQUESTS, BENCH_ACCOUNTS, BENCH_BT_SECONDS, BENCH_SKIP; ' +
         'BENCH_OUT=docs/benchmarks.md writes the report). Needs `oidc-agent`, `oidc-add`, `oidc-token` (Debian oidc-agent-cli) and `openssl` on PATH.',
       '',
       idle,
