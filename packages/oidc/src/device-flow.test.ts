@@ -92,6 +92,21 @@ describe('device flow', { concurrency: true }, () => {
     await rejectsWith(startDeviceAuthorization(client(s), { scope: 'openid' }), 'OIDC_BAD_RESPONSE');
   });
 
+  it('start: what the user is shown carries no terminal escapes; a non-http(s) URL is refused', async () => {
+    const esc = '\u001b]0;owned\u0007\u001b[2J';
+    const s = await op({
+      '/device': deviceOk({ user_code: `AB${esc}CD`, verification_uri: `https://op.example/device?x=${esc}`, verification_uri_complete: `https://op.example/d?c=1${esc}` }),
+      '/token': tokens,
+    });
+    const d = await startDeviceAuthorization(client(s), { scope: 'openid' });
+    for (const shown of [d.user_code, d.verification_uri, d.verification_uri_complete!]) {
+      assert.doesNotMatch(shown, /[\u0000-\u001f\u007f-\u009f]/, JSON.stringify(shown));
+    }
+    assert.ok(d.verification_uri.startsWith('https://op.example/device?x=%1B'), d.verification_uri);
+    const js = await op({ '/device': deviceOk({ verification_uri: 'javascript:alert(1)' }), '/token': tokens });
+    await rejectsWith(startDeviceAuthorization(client(js), { scope: 'openid' }), 'OIDC_BAD_RESPONSE');
+  });
+
   it('start: unauthorized_client → OIDC_OP_ERROR', async () => {
     const s = await op({ '/device': (_q, res) => json(res, 400, { error: 'unauthorized_client', error_description: 'no device grant' }), '/token': tokens });
     const err = await rejectsWith(startDeviceAuthorization(client(s), {}), 'OIDC_OP_ERROR');

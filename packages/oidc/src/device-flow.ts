@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ResponseBodyError, genericGrantRequest, initiateDeviceAuthorization } from 'openid-client';
 import { clientSecretOf, configurationFor, type OidcClient } from './client.js';
-import { OIDC_ERROR_CODES, OidcError, atBoundary, translateError } from './errors.js';
+import { OIDC_ERROR_CODES, OidcError, atBoundary, displayUrl, sanitizeOpText, translateError } from './errors.js';
 import type { CallOptions } from './http.js';
 import { appendResources, scopeList, valueList } from './params.js';
 import { toTokenSet, type TokenSet } from './tokens.js';
@@ -91,15 +91,18 @@ export async function startDeviceAuthorization(
       typeof res.interval === 'number' && Number.isFinite(res.interval) && res.interval > 0
         ? Math.ceil(res.interval)
         : DEFAULT_DEVICE_INTERVAL_S;
+    // What the user is shown comes from the OP: URLs in parsed form, the code without control characters.
+    const userCode = sanitizeOpText(res.user_code, 100);
+    if (userCode === undefined) throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `the answer from ${what} has no usable "user_code"`);
     const out: DeviceAuthorization = {
       device_code: res.device_code,
-      user_code: res.user_code,
-      verification_uri: res.verification_uri,
+      user_code: userCode,
+      verification_uri: displayUrl(res.verification_uri, 'verification_uri', what),
       expires_in: res.expires_in,
       expires_at: receivedAt + Math.floor(res.expires_in),
       interval,
     };
-    if (res.verification_uri_complete) out.verification_uri_complete = res.verification_uri_complete;
+    if (res.verification_uri_complete) out.verification_uri_complete = displayUrl(res.verification_uri_complete, 'verification_uri_complete', what);
     return out;
   });
 }

@@ -114,6 +114,19 @@ export function sanitizeOpText(
   return out.length > 0 ? out : undefined;
 }
 
+/**
+ * A URL from an OP or mytoken server that the user is shown (verification_uri, consent_uri): it
+ * must be an http(s) URL, and it is returned in its parsed form, where control characters are
+ * percent-encoded, so a hostile server cannot put terminal escape sequences on the user's screen.
+ */
+export function displayUrl(value: unknown, field: string, from: string): string {
+  const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `the answer from ${from} has no usable "${field}" (an http(s) URL)`);
+  }
+  return url.href;
+}
+
 /** Maps an OAuth `error` value to our code. */
 function codeForOAuthError(error: string): OidcErrorCode {
   switch (error) {

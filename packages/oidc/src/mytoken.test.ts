@@ -74,6 +74,17 @@ describe('discoverMytokenServer', () => {
 });
 
 describe('oidc flow', () => {
+  it('the consent URL is shown in parsed form (no terminal escapes); a non-http(s) one is refused', async () => {
+    let uri = '';
+    const { server } = await fake({ '/api/v0/token/my': (_q, res) => json(res, 200, { consent_uri: uri, polling_code: 'PC1', expires_in: 300, interval: 1 }) });
+    uri = 'https://mt.example/c/abc?\u001b[2J\u001b]0;x\u0007';
+    const flow = await startMytokenOidcFlow(server, { oidc_issuer: 'https://op.example' });
+    assert.doesNotMatch(flow.authorization_url, /[\u0000-\u001f\u007f-\u009f]/);
+    assert.ok(flow.authorization_url.startsWith('https://mt.example/c/abc?%1B'), flow.authorization_url);
+    uri = 'file:///etc/passwd';
+    await assert.rejects(startMytokenOidcFlow(server, { oidc_issuer: 'https://op.example' }), { code: 'OIDC_BAD_RESPONSE' });
+  });
+
   it('starts with the profile and polls through 428 authorization_pending', async () => {
     const mt = jwt({ exp: Math.floor(Date.now() / 1000) + 3600 });
     const { s, server } = await fake({

@@ -12,7 +12,7 @@
  * @see ../../../../shared/reference/mytoken-wlcg.md §1
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OIDC_ERROR_CODES, OidcError, oauthError, sanitizeOpText, statusError } from './errors.js';
+import { OIDC_ERROR_CODES, OidcError, displayUrl, oauthError, sanitizeOpText, statusError } from './errors.js';
 import { createPolicyFetch, type CallOptions, type HttpOptions } from './http.js';
 import { parseIssuerUrl, sameIssuer } from './issuer-url.js';
 import { optionalNumber, optionalString, optionalStringArray, readJsonObject, type JsonObject } from './json.js';
@@ -327,12 +327,11 @@ export async function startMytokenOidcFlow(
   const label = `${where(server)}, ${what}`;
   const uri = optionalString(doc, 'consent_uri', label) ?? optionalString(doc, 'authorization_uri', label);
   const code = optionalString(doc, 'polling_code', label);
-  if (!uri || !URL.canParse(uri)) throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `the answer from ${label} has no usable "consent_uri"`);
   if (!code) throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `the answer from ${label} has no "polling_code"`);
   const expiresIn = optionalNumber(doc, 'expires_in', label);
   const interval = optionalNumber(doc, 'interval', label);
   return {
-    authorization_url: uri,
+    authorization_url: displayUrl(uri, 'consent_uri', label),
     polling_code: code,
     expires_in: expiresIn !== undefined && expiresIn > 0 ? Math.floor(expiresIn) : 300,
     interval: interval !== undefined && interval > 0 ? Math.ceil(interval) : DEFAULT_MYTOKEN_POLL_INTERVAL_S,
