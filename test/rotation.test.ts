@@ -117,4 +117,23 @@ describe('refresh-token rotation', () => {
     const st = await accountStatus(world, 'rot');
     assert.match(st.last_error?.error ?? '', /re-encrypted with another password/);
   });
+
+  test('token-gen --rename and --update hand the new file key to the agent: rotated tokens keep being written back', async () => {
+    await world.createAccount(op, 'mv', ENC);
+    const r = await world.run('token-gen', ['mv', '--rename', 'mv2', '--pw-env', 'ENC_PW'], { ENC_PW: ENC });
+    assert.equal(r.code, 0, r.stderr);
+    const renamed = await fileConfig(world, 'mv2');
+    assert.equal((await accountStatus(world, 'mv2')).write_back, true, 'loaded under the new name with its key');
+    assert.equal((await world.run('token-get', ['mv2', '-f'])).code, 0);
+    const afterRename = await fileConfig(world, 'mv2');
+    assert.notEqual(afterRename.refresh_token, renamed.refresh_token, 'the rotated refresh token went into the renamed file');
+
+    const NEW = 'rotation-new-password-8';
+    const u = await world.run('token-gen', ['mv2', '--update', '--pw-env', 'ENC_PW', '--new-pw-env', 'NEW_PW'], { ENC_PW: ENC, NEW_PW: NEW });
+    assert.equal(u.code, 0, u.stderr);
+    assert.equal((await world.run('token-get', ['mv2', '-f'])).code, 0);
+    const { plaintext } = await decryptAccountFile(readFileSync(join(world.configDir, 'mv2'), 'utf8'), NEW);
+    assert.notEqual((JSON.parse(plaintext) as { refresh_token: string }).refresh_token, afterRename.refresh_token, 'written back under the new password');
+    assert.equal((await accountStatus(world, 'mv2')).last_error, undefined, 'no write-back failure');
+  });
 });

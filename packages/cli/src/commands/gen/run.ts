@@ -191,8 +191,13 @@ export async function run(o: GenOptions, io: Io): Promise<void> {
         prompt: { question: `New encryption password for account '${o.name}': `, confirmQuestion: 'Repeat it: ' },
       });
       // A fresh salt and key derivation, in the current file format.
-      await saveAccount(dir, o.name, config, newPassword);
+      const key = await saveAccount(dir, o.name, config, newPassword);
       io.stderr.write(`Account '${o.name}' re-encrypted in ${join(dir, o.name)}\n`);
+      // A loaded account gets the new key, so rotated refresh tokens keep being written back (and
+      // one that rotated while we re-encrypted is written now, under the new password).
+      const socketPath = resolveSocketPath(io.env).path;
+      if (await loadedInAgent(socketPath, o.name)) await handOverFileKey(socketPath, o.name, config, key, io);
+      else key.derived.fill(0);
       return;
     }
     case 'create':
@@ -258,17 +263,14 @@ async function rename(o: Extract<GenOptions, { action: 'rename' }>, dir: string,
   await deleteAccountFile(dir, o.name);
   let inAgent = false;
   const socketPath = resolveSocketPath(io.env).path;
-  {
-    const loaded = await request('loaded_accounts', {}, { socketPath, timeoutMs: 5_000 }).then(
-      (r) => (r as { info?: string[] }).info ?? [],
-      () => [] as string[],
-    );
-    if (loaded.includes(o.name)) {
-      await request('add', { config: JSON.parse(serializeAccountConfig(renamed)) as Record<string, unknown>, plain_add: true }, { socketPath, timeoutMs: 30_000 });
-      await request('remove', { account: o.name }, { socketPath, timeoutMs: 5_000 });
-      inAgent = true;
-    }
+  if (await loadedInAgent(socketPath, o.name)) {
+    // Loaded under the new name with the file's key, so write-back goes to the new file.
+    const params = { config: JSON.parse(serializeAccountConfig(renamed)) as Record<string, unknown>, plain_add: true, token_agent_file_key: serializeFileKey(key) as unknown as Record<string, unknown> };
+    await request('add', params, { socketPath, timeoutMs: 30_000 });
+    await request('remove', { account: o.name }, { socketPath, timeoutMs: 5_000 });
+    inAgent = true;
   }
+  key.derived.fill(0);
   io.stderr.write(`Account '${o.name}' renamed to '${o.newName}'${inAgent ? ' (also in the agent)' : ''}\n`);
 }
 
@@ -395,6 +397,15 @@ async function create(o: CreateOptions, dir: string, io: Io): Promise<void> {
       io.stderr.write(`${err.message}; the password was not saved there.\n`);
     }
   }
+}
+
+/** Whether the agent at `socketPath` (if one answers) has account `name` loaded. */
+async function loadedInAgent(socketPath: string, name: string): Promise<boolean> {
+  const loaded = await request('loaded_accounts', {}, { socketPath, timeoutMs: 5_000 }).then(
+    (r) => (r as { info?: string[] }).info ?? [],
+    () => [] as string[],
+  );
+  return loaded.includes(name);
 }
 
 /**
