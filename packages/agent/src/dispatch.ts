@@ -49,8 +49,27 @@ function accountOf(req: AnyRequest): string | undefined {
   return undefined;
 }
 
-/** Handles one decoded message and returns the reply object; `restriction`: it came in on the restricted socket. */
-export async function dispatch(ctx: AgentContext, message: unknown, restriction?: Restriction): Promise<Record<string, unknown>> {
+/** A handler's result as the success reply. */
+function succeeded(result: unknown): Record<string, unknown> {
+  return { status: 'success', ...(result as Record<string, unknown>) };
+}
+
+/** A handler's error as the failure reply; unexpected errors are logged with their stack. */
+function failed(ctx: AgentContext, req: AnyRequest, err: unknown): Record<string, unknown> {
+  const account = accountOf(req);
+  const { reply, expected } = toFailure(err);
+  if (!expected) ctx.log.error('request-failed', { request: req.request, account, error: err instanceof Error ? err.stack : String(err) });
+  else ctx.log.debug('request-refused', { request: req.request, account, error: reply.error });
+  return reply as unknown as Record<string, unknown>;
+}
+
+/**
+ * Handles one decoded message and returns the reply object; `restriction`: it came in on the
+ * restricted socket. The reply is returned directly when the handler answers synchronously (a
+ * cached token), so the server can write it in the same turn it read the request; a promise
+ * otherwise. Never throws, never rejects.
+ */
+export function dispatch(ctx: AgentContext, message: unknown, restriction?: Restriction): Record<string, unknown> | Promise<Record<string, unknown>> {
   const parsed = parseRequest(message);
   if (!parsed.ok) {
     const r: Record<string, unknown> = { status: 'failure', error: parsed.error };
@@ -68,14 +87,12 @@ export async function dispatch(ctx: AgentContext, message: unknown, restriction?
   if (ctx.lock.locked && !SERVED_WHILE_LOCKED.has(req.request)) {
     return { status: 'failure', error: AgentErrorText.locked, info: 'unlock it with: token-add --unlock' };
   }
+  let result: unknown;
   try {
-    const result = (await handlers[req.request](ctx, req.params as never)) as Record<string, unknown>;
-    return { status: 'success', ...result };
+    result = handlers[req.request](ctx, req.params as never);
   } catch (err) {
-    const account = accountOf(req);
-    const { reply, expected } = toFailure(err);
-    if (!expected) ctx.log.error('request-failed', { request: req.request, account, error: err instanceof Error ? err.stack : String(err) });
-    else ctx.log.debug('request-refused', { request: req.request, account, error: reply.error });
-    return reply as unknown as Record<string, unknown>;
+    return failed(ctx, req, err);
   }
+  if (result instanceof Promise) return result.then(succeeded, (err: unknown) => failed(ctx, req, err));
+  return succeeded(result);
 }

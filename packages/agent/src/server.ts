@@ -86,8 +86,8 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
             finish(failure('Bad Request: could not decrypt the message'));
             return;
           }
-          const reply = await respond(text);
-          finish(channel!.seal(reply));
+          const reply = respond(text);
+          finish(channel!.seal(typeof reply === 'string' ? reply : await reply));
           return;
         }
         case 'json': {
@@ -95,7 +95,9 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
             finish(failure('Bad Request: expected an encrypted message'));
             return;
           }
-          finish(await respond(m.text));
+          // A cached token is answered without a promise: written in the turn the request was read.
+          const reply = respond(m.text);
+          finish(typeof reply === 'string' ? reply : await reply);
           return;
         }
       }
@@ -105,14 +107,15 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
     }
   };
 
-  const respond = async (text: string): Promise<string> => {
+  const respond = (text: string): string | Promise<string> => {
     let message: unknown;
     try {
       message = JSON.parse(text);
     } catch {
       return failure('Bad Request: message is not valid JSON');
     }
-    return JSON.stringify(await dispatch(ctx, message, restriction));
+    const reply = dispatch(ctx, message, restriction);
+    return reply instanceof Promise ? reply.then((r) => JSON.stringify(r)) : JSON.stringify(reply);
   };
 
   socket.on('data', (chunk: Buffer) => {

@@ -110,10 +110,22 @@ function coerce(field: string, kind: FieldKind, v: unknown): unknown {
   }
 }
 
+// The fields of each schema, listed once: the agent validates every request with the same few schemas.
+const fieldLists = new WeakMap<Schema, ReadonlyArray<readonly [string, FieldSpec]>>();
+
+function fieldsOf(schema: Schema): ReadonlyArray<readonly [string, FieldSpec]> {
+  let fields = fieldLists.get(schema);
+  if (fields === undefined) {
+    fields = Object.entries(schema);
+    fieldLists.set(schema, fields);
+  }
+  return fields;
+}
+
 /** Validates `raw` against `schema`. Throws {@link FieldError} naming the first bad field. */
 export function parseFields<S extends Schema>(schema: S, raw: Record<string, unknown>): Infer<S> {
   const out: Record<string, unknown> = {};
-  for (const [field, spec] of Object.entries(schema)) {
+  for (const [field, spec] of fieldsOf(schema)) {
     const v = Object.hasOwn(raw, field) ? raw[field] : undefined;
     if (v === undefined || v === null || v === '') {
       if (spec.required) throw new FieldError(field, `"${field}" is required`);

@@ -13,7 +13,7 @@ export interface CachedToken {
 
 /** The cache key: account plus sorted, de-duplicated scope and audience sets. */
 export function cacheKey(account: string, scopes: readonly string[], audiences: readonly string[]): string {
-  const norm = (xs: readonly string[]) => [...new Set(xs)].sort().join(' ');
+  const norm = (xs: readonly string[]) => (xs.length === 0 ? '' : xs.length === 1 ? xs[0]! : [...new Set(xs)].sort().join(' '));
   return `${account}\n${norm(scopes)}\n${norm(audiences)}`;
 }
 
@@ -31,8 +31,9 @@ export class TokenCache {
     if (minValid < 0) return undefined;
     const t = this.#tokens.get(key);
     if (t === undefined) return undefined;
-    if (t.expires_at - this.#now() > minValid) return t;
-    if (t.expires_at <= this.#now()) this.#tokens.delete(key);
+    const now = this.#now();
+    if (t.expires_at - now > minValid) return t;
+    if (t.expires_at <= now) this.#tokens.delete(key);
     return undefined;
   }
 

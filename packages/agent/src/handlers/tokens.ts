@@ -105,7 +105,21 @@ export function refreshFor(
   return run;
 }
 
-export async function accessToken(ctx: AgentContext, p: RequestParams<'access_token'>): Promise<Results['access_token']> {
+/**
+ * `access_token`. A token in the cache for a loaded account named in the request, with no
+ * confirmation to ask, is returned at once (no promise: the reply goes out in the turn the request
+ * was read); everything else — issuer lookup, confirmation, a miss — takes {@link accessTokenAsync}.
+ */
+export function accessToken(ctx: AgentContext, p: RequestParams<'access_token'>): Results['access_token'] | Promise<Results['access_token']> {
+  const account = p.account !== undefined ? ctx.accounts.get(p.account) : undefined;
+  if (account !== undefined && !needsConfirmation(ctx, account)) {
+    const token = ctx.cache.peek(cacheKey(account.name, splitList(p.scope), splitList(p.audience)), p.min_valid_period ?? 0);
+    if (token !== undefined) return { access_token: token.access_token, issuer: account.config.issuer_url, expires_at: token.expires_at };
+  }
+  return accessTokenAsync(ctx, p);
+}
+
+async function accessTokenAsync(ctx: AgentContext, p: RequestParams<'access_token'>): Promise<Results['access_token']> {
   const account = await resolveAccount(ctx, p.account, p.issuer);
   if (needsConfirmation(ctx, account)) await confirmUse(ctx, account, p.application_hint);
   const scopes = splitList(p.scope);
