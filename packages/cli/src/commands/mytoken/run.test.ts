@@ -242,6 +242,11 @@ test('--ssh: a stalled ssh is killed at the deadline; failures carry the reason;
       /ssh failed: Permission denied \(publickey\)\./,
     );
     await assert.rejects(runSsh({ target: ['h'], command: ['AT'], timeoutMs: 10_000, env: {}, sshPath: fakeSsh(dir, 'echo "usage restricted"; exit 1') }), /the server refused: usage restricted/);
+    // What a hostile server prints reaches the terminal without control characters (no escapes).
+    await assert.rejects(
+      runSsh({ target: ['h'], command: ['AT'], timeoutMs: 10_000, env: {}, sshPath: fakeSsh(dir, "printf 'bad\\033]0;owned\\007\\033[2Jend\\n'; exit 1") }),
+      (err: Error) => /the server refused: bad ]0;owned \[2Jend$/.test(err.message) && !/[\u0000-\u001f]/.test(err.message),
+    );
     await assert.rejects(runSsh({ target: ['h'], command: ['AT'], timeoutMs: 10_000, env: {}, sshPath: join(dir, 'no-ssh') }), /no ssh client/);
     const o: MytokenOptions = { mode: 'at', recursive: false, source: {}, clause: {}, capabilities: [], json: false, timeout: 10, ssh: 'h' };
     await assert.rejects(run(o, io(), { ...deps, sshPath: fakeSsh(dir, 'echo "error: insufficient capabilities"') }), /did not send a token: "error: insufficient capabilities"/);

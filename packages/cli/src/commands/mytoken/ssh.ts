@@ -38,8 +38,11 @@ export function sshArgv(o: Pick<SshOptions, 'target' | 'command'>): string[] {
   return [...SSH_OPTIONS, ...o.target, ...o.command];
 }
 
+/** The last non-empty line of what ssh or the server said, bounded, without control characters (no terminal escapes). */
 function firstLine(s: string): string {
-  const line = s.trim().split(/\r?\n/).filter((l) => l.trim() !== '').at(-1) ?? '';
+  const last = s.trim().split(/\r?\n/).filter((l) => l.trim() !== '').at(-1) ?? '';
+  // eslint-disable-next-line no-control-regex
+  const line = last.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
