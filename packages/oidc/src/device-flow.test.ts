@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { form, json, startFakeOp, type FakeOp, type Handler } from '../test-support/fault-server.js';
+import { form, json, startFakeOp, type FakeOp, type Handler, rejectsWith } from '../test-support/fault-server.js';
 import { createClient } from './client.js';
 import {
   DEFAULT_DEVICE_INTERVAL_S,
@@ -9,7 +9,6 @@ import {
   startDeviceAuthorization,
   type DeviceAuthorization,
 } from './device-flow.js';
-import { OidcError } from './errors.js';
 
 const ops: FakeOp[] = [];
 after(() => Promise.all(ops.map((s) => s.close())));
@@ -50,15 +49,6 @@ function handle(interval: number, expiresIn = 600): DeviceAuthorization {
 const tokens: Handler = (_q, res) => json(res, 200, { access_token: 'at', token_type: 'Bearer', expires_in: 60, refresh_token: 'rt' });
 const pending: Handler = (_q, res) => json(res, 400, { error: 'authorization_pending' });
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<OidcError> {
-  const err = await p.then(
-    () => assert.fail('expected a rejection'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof OidcError, `expected OidcError, got ${String(err)}`);
-  assert.equal(err.code, code, err.message);
-  return err;
-}
 
 describe('device flow', { concurrency: true }, () => {
   it('start: sends scope and resources, defaults a missing interval to 5 s', async () => {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { json, refusedPort, startFaultServer, type FaultServer, type Handler } from '../test-support/fault-server.js';
+import { json, refusedPort, startFaultServer, type FaultServer, type Handler, rejectsWith } from '../test-support/fault-server.js';
 import { discover, discoveryCandidates } from './discovery.js';
-import { OidcError } from './errors.js';
 
 const servers: FaultServer[] = [];
 after(() => Promise.all(servers.map((s) => s.close())));
@@ -18,15 +17,6 @@ async function serve(routes: (origin: () => string) => Record<string, Handler>):
 
 const opts = { allowInsecureLoopback: true, backoffMs: [10], timeoutMs: 1_000 };
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<OidcError> {
-  const err = await p.then(
-    () => assert.fail('expected a rejection'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof OidcError, `expected OidcError, got ${String(err)}`);
-  assert.equal(err.code, code, err.message);
-  return err;
-}
 
 describe('discovery', () => {
   it('lists the well-known locations in order', () => {

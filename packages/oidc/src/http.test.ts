@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { json, refusedPort, startFaultServer, type FaultServer } from '../test-support/fault-server.js';
-import { OidcError } from './errors.js';
+import { json, refusedPort, startFaultServer, rejectsWith, type FaultServer } from '../test-support/fault-server.js';
 import { USER_AGENT, createPolicyFetch, type FetchPolicy } from './http.js';
 
 const fast: FetchPolicy = { allowInsecureLoopback: true, backoffMs: [20, 40], timeoutMs: 2_000 };
@@ -15,15 +14,6 @@ async function serve(...args: Parameters<typeof startFaultServer>): Promise<Faul
 }
 after(() => Promise.all(servers.map((s) => s.close())));
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<OidcError> {
-  const err = await p.then(
-    () => assert.fail('expected a rejection'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof OidcError, `expected OidcError, got ${String(err)}`);
-  assert.equal(err.code, code, err.message);
-  return err;
-}
 
 describe('policy fetch', () => {
   it('sends token-agent/<package version> as User-Agent, overriding the library one', async () => {

@@ -10,7 +10,7 @@ import {
   type DeviceAuthorization,
 } from './device-flow.js';
 import { discover } from './discovery.js';
-import { OidcError } from './errors.js';
+import { rejectsWith } from '../test-support/fault-server.js';
 import { passwordGrant } from './password-flow.js';
 import { refreshAccessToken } from './refresh.js';
 import { deleteClient, registerClient, type RegisteredClient } from './registration.js';
@@ -26,15 +26,6 @@ function claims(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<OidcError> {
-  const err = await p.then(
-    () => assert.fail('expected a rejection'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof OidcError, `expected OidcError, got ${String(err)}`);
-  assert.equal(err.code, code, err.message);
-  return err;
-}
 
 async function register(op: DevOp): Promise<{ reg: RegisteredClient; client: OidcClient }> {
   const reg = await registerClient(op.issuer, {

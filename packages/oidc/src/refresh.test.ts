@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { fakeJwt, form, json, startFakeOp, type FakeOp, type Handler } from '../test-support/fault-server.js';
+import { fakeJwt, form, json, startFakeOp, type FakeOp, type Handler, rejectsWith } from '../test-support/fault-server.js';
 import { createClient, type ClientOptions } from './client.js';
-import { OidcError } from './errors.js';
 import { refreshAccessToken } from './refresh.js';
 
 const RT = 'rt-secret-value-123';
@@ -30,15 +29,6 @@ function client(s: FakeOp, extra: Partial<ClientOptions> = {}) {
 
 const ok: Handler = (_q, res) => json(res, 200, { access_token: 'at-1', token_type: 'Bearer', expires_in: 300 });
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<OidcError> {
-  const err = await p.then(
-    () => assert.fail('expected a rejection'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof OidcError, `expected OidcError, got ${String(err)}`);
-  assert.equal(err.code, code, err.message);
-  return err;
-}
 
 describe('refreshAccessToken', () => {
   it('confidential client: HTTP Basic, refresh_token grant, no scope unless asked', async () => {

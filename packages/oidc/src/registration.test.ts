@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { json, startFakeOp, startFaultServer, type FakeOp, type FaultServer, type Handler } from '../test-support/fault-server.js';
-import { OidcError } from './errors.js';
+import { json, startFakeOp, startFaultServer, type FakeOp, type FaultServer, type Handler, rejectsWith } from '../test-support/fault-server.js';
 import { deleteClient, registerClient } from './registration.js';
 
 const servers: FaultServer[] = [];
@@ -15,15 +14,6 @@ async function op(register?: Handler): Promise<FakeOp> {
 
 const base = { clientName: 'token-agent test', allowInsecureLoopback: true, backoffMs: [10] };
 
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<OidcError> {
-  const err = await p.then(
-    () => assert.fail('expected a rejection'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof OidcError, `expected OidcError, got ${String(err)}`);
-  assert.equal(err.code, code, err.message);
-  return err;
-}
 
 describe('registerClient', () => {
   it('posts RFC 7591 metadata and returns the registered client', async () => {

@@ -1,6 +1,8 @@
 // Real misbehaving HTTP servers on 127.0.0.1 for the oidc package's tests (not compiled, not shipped).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import assert from 'node:assert/strict';
+import { OidcError } from '../src/errors.js';
 
 export interface Hit {
   method: string;
@@ -111,4 +113,15 @@ export function fakeJwt(payload: Record<string, unknown>): string {
 
 export function form(body: string): URLSearchParams {
   return new URLSearchParams(body);
+}
+
+/** Awaits `p`, which must reject with an {@link OidcError} of `code`; returns that error. */
+export async function rejectsWith(p: Promise<unknown>, code: string): Promise<OidcError> {
+  const err = await p.then(
+    () => assert.fail('expected a rejection'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof OidcError, `expected OidcError, got ${String(err)}`);
+  assert.equal(err.code, code, err.message);
+  return err;
 }
