@@ -5,25 +5,15 @@
  * is trimmed; an empty value means "try the next".
  * @see ../../../../../shared/reference/mytoken-wlcg.md §4.1
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { effectiveUid, isBearerToken, trimToken, xdgRuntimeDir } from '../../bt-discovery.js';
+import { effectiveUid, isBearerToken, ownedDiscoveryFiles, readTokenFile as readSmall, trimToken, xdgRuntimeDir } from '../../bt-discovery.js';
 import { CliError, ExitCode } from '../../output.js';
 
 export interface Found {
   token: string;
   /** Where it came from, for the user: `BEARER_TOKEN_FILE (/path)`. */
   source: string;
-}
-
-/** Larger files are not token files (XRootD caps them too). */
-const MAX_TOKEN_FILE = 64 * 1024;
-
-function readSmall(path: string): string {
-  const st = statSync(path);
-  if (!st.isFile()) throw new CliError(`${path} is not a regular file`);
-  if (st.size > MAX_TOKEN_FILE) throw new CliError(`${path} is too large for a token file (${st.size} bytes)`);
-  return readFileSync(path, 'utf8');
 }
 
 function checked(found: Found): Found {
@@ -79,23 +69,10 @@ export function discover(env: NodeJS.ProcessEnv, notes: string[], uid = effectiv
   tried.push('BEARER_TOKEN_FILE');
 
   const xdg = xdgRuntimeDir(env);
-  const candidates: [string, string][] = [];
-  if (xdg !== undefined) candidates.push([join(xdg, `bt_u${uid}`), `$XDG_RUNTIME_DIR/bt_u${uid}`]);
-  candidates.push([`/tmp/bt_u${uid}`, `/tmp/bt_u${uid}`]);
-  for (const [path, label] of candidates) {
-    tried.push(path);
-    let st;
-    try {
-      st = statSync(path);
-    } catch {
-      continue;
-    }
-    if (st.uid !== uid) {
-      notes.push(`ignoring ${path}: it belongs to uid ${st.uid}, not to you`);
-      continue;
-    }
+  const name = `bt_u${uid}`;
+  for (const path of ownedDiscoveryFiles(env, uid, [name], tried, (note) => notes.push(note))) {
     const token = trimToken(readSmall(path));
-    if (token !== '') return checked({ token, source: label === path ? path : `${label} (${path})` });
+    if (token !== '') return checked({ token, source: xdg !== undefined && path === join(xdg, name) ? `$XDG_RUNTIME_DIR/${name} (${path})` : path });
   }
   throw new CliError(`no token found (looked at ${tried.join(', ')}); give one as an argument or: token-get NAME --bt`);
 }

@@ -6,10 +6,9 @@
  * 0600), else to stderr with a warning, as the mytoken client does.
  * @see ../../../../../shared/reference/mytoken-wlcg.md §1.6, §1.11, §4.1
  */
-import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { writeFileAtomic } from '@token-agent/store';
-import { effectiveUid, isBearerToken, trimToken, xdgRuntimeDir } from '../../bt-discovery.js';
+import { effectiveUid, isBearerToken, ownedDiscoveryFiles, readTokenFile as readSmall, trimToken } from '../../bt-discovery.js';
 import { CliError, ExitCode, type Io } from '../../output.js';
 import { decodeToken } from '../decode/jwt.js';
 
@@ -25,20 +24,6 @@ export interface MytokenSource {
   label: string;
   /** The file a rotated token is written back to; undefined: print it to stderr. */
   file?: string;
-}
-
-const MAX_FILE = 64 * 1024;
-
-function readSmall(path: string, label: string): string {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (err) {
-    throw new CliError(`${label}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (!st.isFile()) throw new CliError(`${label}: ${path} is not a regular file`);
-  if (st.size > MAX_FILE) throw new CliError(`${label}: ${path} is too large for a token file (${st.size} bytes)`);
-  return readFileSync(path, 'utf8');
 }
 
 function checked(token: string, label: string): string {
@@ -96,24 +81,10 @@ function discover(io: Io, uid: number): MytokenSource {
     const token = firstLine(text);
     if (token !== '') return { token: checked(token, `BEARER_TOKEN_FILE (${named})`), label: `BEARER_TOKEN_FILE (${named})`, file: named };
   }
-  const dirs = [xdgRuntimeDir(io.env), '/tmp'].filter((d): d is string => d !== undefined);
-  for (const dir of dirs) {
-    for (const name of [`mt_u${uid}`, `bt_u${uid}`]) {
-      const path = join(dir, name);
-      tried.push(path);
-      let st;
-      try {
-        st = statSync(path);
-      } catch {
-        continue;
-      }
-      if (st.uid !== uid) {
-        io.stderr.write(`token-mytoken: ignoring ${path}: it belongs to uid ${st.uid}, not to you\n`);
-        continue;
-      }
-      const token = firstLine(readSmall(path, path));
-      if (token !== '') return { token: checked(token, path), label: path, file: path };
-    }
+  const skip = (note: string) => io.stderr.write(`token-mytoken: ${note}\n`);
+  for (const path of ownedDiscoveryFiles(io.env, uid, [`mt_u${uid}`, `bt_u${uid}`], tried, skip)) {
+    const token = firstLine(readSmall(path, path));
+    if (token !== '') return { token: checked(token, path), label: path, file: path };
   }
   throw new CliError(`no mytoken: give an account, --MT-file, --MT-env or --MT-prompt (discovery looked at ${tried.join(', ')})`, ExitCode.usage);
 }
