@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CliError, ExitCode, processIo, runAction, type Io } from '../../output.js';
 import { INFO_ACTIONS, TOKEN_TYPES, type InfoAction, type TokenType } from './request.js';
+import type { ClauseOptions } from './restrictions.js';
 import type { MytokenOptions } from './run.js';
 
 // No default value ([]) on the repeatable options: commander would print "(default: [])" in --help.
@@ -14,7 +15,8 @@ function parseTimeout(value: string): number {
   return Number(value);
 }
 
-interface Raw {
+/** What commander hands over: the single-clause options plus the rest. */
+interface Raw extends ClauseOptions {
   at?: boolean;
   revoke?: boolean;
   recursive?: boolean;
@@ -24,15 +26,6 @@ interface Raw {
   MTPrompt?: boolean;
   mytokenServer?: string;
   restriction?: string;
-  nbf?: string;
-  exp?: string;
-  scope?: string[];
-  aud?: string[];
-  host?: string[];
-  geoIpAllow?: string[];
-  geoIpDisallow?: string[];
-  usagesAt?: string;
-  usagesOther?: string;
   capability?: string[];
   name?: string;
   tokenType?: TokenType;
