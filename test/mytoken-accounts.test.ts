@@ -279,6 +279,9 @@ describe('mytoken accounts', () => {
     const again = await world.run('token-gen', ['fromtc2', '--mytoken', mt.url, '--issuer', op.issuer, '--TC', code, '--pw-env', 'ENC_PW'], { ENC_PW: ENC });
     assert.notEqual(again.code, 0);
     assert.ok(again.stderr.includes(mt.url), again.stderr);
+    // A code on the command line is visible in the process list: said; through --TC-env it is not.
+    assert.match(again.stderr, /warning: a transfer code on the command line is visible to other users/);
+    assert.doesNotMatch(g.stderr, /warning: a transfer code/);
 
     // token-gen --delete revokes the account's mytoken at the mytoken server (not at the OP).
     const doomed = (await fileConfig(world, 'fromtc')).refresh_token;

@@ -169,7 +169,7 @@ export function createProgram(onOptions: (o: GenOptions) => void, io: Io = proce
         opPasswordFile: o['opPasswordFile'] as string | undefined,
         rtEnv: o['rtEnv'] === true ? undefined : (o['rtEnv'] as string | undefined),
         rtFile: o['rtFile'] as string | undefined,
-        ...mytokenOptions(o, io.env),
+        ...mytokenOptions(o, io),
         rtStdin: o['rt'] === '-',
         onlyAt,
         save: !noSave,
@@ -191,7 +191,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 /** `--mytoken[=URL]`, `--mytoken-profile`, `--TC`, checked. */
-function mytokenOptions(o: Record<string, unknown>, env: NodeJS.ProcessEnv): Pick<CreateOptions, 'mytoken' | 'mytokenProfile' | 'transferCode'> {
+function mytokenOptions(o: Record<string, unknown>, io: Io): Pick<CreateOptions, 'mytoken' | 'mytokenProfile' | 'transferCode'> {
+  const env = io.env;
   const mt = o['mytoken'] ?? o['mytokenIssuer'];
   if (o['TCEnv'] !== undefined) {
     if (o['TC'] !== undefined) throw new CliError('--TC and --TC-env exclude each other', ExitCode.usage);
@@ -208,6 +209,10 @@ function mytokenOptions(o: Record<string, unknown>, env: NodeJS.ProcessEnv): Pic
   out.mytoken = mt === true ? true : String(mt);
   if (o['mytokenProfile'] !== undefined) out.mytokenProfile = String(o['mytokenProfile']);
   if (o['TC'] !== undefined) out.transferCode = String(o['TC']);
+  if (out.transferCode !== undefined && o['TCEnv'] === undefined) {
+    // Whoever sees the process list could redeem it first, and so own the mytoken.
+    io.stderr.write('token-gen: warning: a transfer code on the command line is visible to other users of this machine until redeemed; use --TC-env VAR\n');
+  }
   for (const k of ['pub', 'clientId', 'username'] as const) if (o[k] !== undefined && o[k] !== false) throw new CliError(`--mytoken does not go with --${k === 'clientId' ? 'client-id' : k}: the mytoken server is the client`, ExitCode.usage);
   if (out.transferCode !== undefined && out.mytokenProfile !== undefined) throw new CliError('--TC redeems an existing mytoken: its profile was chosen when it was made (leave out --mytoken-profile)', ExitCode.usage);
   return out;
