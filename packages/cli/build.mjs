@@ -42,7 +42,9 @@ const common = {
 await build({ ...common, entryPoints: Object.fromEntries(bins.filter((b) => b !== 'token-get').map((b) => [b, `dist/bin/${b}.js`])), plugins: [getFullSplit] });
 // The hot path uses no import.meta.url: no banner (its pathToFileURL is start-up time).
 const { banner: _, ...noBanner } = common;
-await build({ ...noBanner, entryPoints: { 'token-get': 'dist/bin/token-get.js' }, plugins: [getFullSplit] });
+// import() becomes require() here: an import() in CommonJS starts Node's ESM loader (~4 ms), and
+// this file's import()s (node:net for the node:net fallback, token-get-main.cjs) are CommonJS-loadable.
+await build({ ...noBanner, entryPoints: { 'token-get': 'dist/bin/token-get.js' }, supported: { 'dynamic-import': false }, plugins: [getFullSplit] });
 if (readFileSync('bundle/token-get.cjs', 'utf8').includes('__bundle_url')) throw new Error('bundle/token-get.cjs uses import.meta.url: give it the banner again');
 await build({ ...common, entryPoints: { 'token-get-main': 'dist/commands/get/main.js' }, plugins: [getFullSplit] });
 await build({ ...common, entryPoints: { 'token-get-full': 'dist/commands/get/program.js' } });

@@ -4,9 +4,10 @@
  * Plaintext by default (the socket is 0600 in a 0700 directory); `encrypted: true` speaks the
  * NaCl-box exchange that liboidc-agent uses. Every exchange has a deadline and a size cap.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ProtocolError, ProtocolErrorCode } from './errors.js';
 import { MAX_MESSAGE_BYTES, MessageReader } from './frame.js';
+import { pipeTransport } from './pipe-transport.js';
 import { buildRequest, type FailureReply, type Reply, type RequestName, type RequestParams } from './requests.js';
 
 export interface ExchangeOptions {
@@ -69,10 +70,28 @@ function readMessage(socket: Socket, reader: MessageReader, stopEarly: boolean):
 /**
  * Sends one message and returns the agent's reply as text (decrypted if encrypted).
  * Low level: {@link request} is what callers usually want.
+ *
+ * A plaintext exchange goes over libuv's pipe handle where that is known to work (pipe-transport.ts:
+ * it spares a CLI loading node:net); everything else, and a connect that failed there, over node:net.
  */
 export async function exchange(message: string, options: ExchangeOptions): Promise<string> {
   const { socketPath, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
   if (Buffer.byteLength(message) > MAX_MESSAGE_BYTES) throw new ProtocolError(ProtocolErrorCode.tooLarge, 'request too large');
+  const pipe = options.encrypted ? undefined : pipeTransport();
+  if (pipe !== undefined) {
+    const outcome = await pipe.exchange(message, socketPath, timeoutMs);
+    if (outcome.kind === 'reply') return outcome.text;
+    // Not connected, so nothing was sent: node:net tries once more and words the failure.
+  }
+  return netExchange(message, options);
+}
+
+/** {@link exchange} over node:net alone (exported for the tests that compare both transports). */
+export async function netExchange(message: string, options: ExchangeOptions): Promise<string> {
+  const { socketPath, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
+  if (Buffer.byteLength(message) > MAX_MESSAGE_BYTES) throw new ProtocolError(ProtocolErrorCode.tooLarge, 'request too large');
+  // Loaded here, not at the top: a CLI whose exchanges all go over the pipe transport never loads it.
+  const { connect } = await import('node:net');
   const socket = connect(socketPath);
   let timer: NodeJS.Timeout | undefined;
   let answered = false;
