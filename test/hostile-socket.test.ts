@@ -28,99 +28,113 @@ async function healthy(world: World): Promise<void> {
   assert.equal(r.status, 'success');
 }
 
-describe('hostile socket input', () => {
-  let world: World;
-  before(async () => {
-    world = new World({ TOKEN_AGENT_REQUEST_TIMEOUT_MS: '1000' });
-    await world.startAgent();
-  });
-  after(() => world.cleanup());
+// The agent serves through libuv's pipe handles where it may (packages/agent/src/transport.ts), else
+// through node:net; under --pending-deprecation it must use node:net. Both get every hostile case.
+const transports: [string, 'pipe' | 'net', Record<string, string>][] = [
+  ['pipe handles', 'pipe', {}],
+  ['node:net (agent under --pending-deprecation)', 'net', { NODE_OPTIONS: '--pending-deprecation' }],
+];
 
-  const cases: [string, () => (string | Buffer)[] | string | Buffer, RegExp][] = [
-    ['garbage bytes', () => Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0xff]), /"status":"failure".*neither a JSON object nor a public key/],
-    ['a JSON array', () => '[1,2,3]', /"error":"Bad Request: message is not a JSON object"/],
-    ['a request without "request"', () => '{"account":"x"}', /"error":"Bad Request: No request type."/],
-    ['an unknown request', () => '{"request":"rm -rf"}', /"error":"Bad Request: Unknown request type."/],
-    ['a wrong field type', () => '{"request":"access_token","account":"a","min_valid_period":"soon"}', /"min_valid_period\\" must be an integer/],
-    ['invalid JSON inside braces', () => '{"request": nope}', /"error":"Bad Request: message is not valid JSON"/],
-    ['too deep nesting', () => '{"a":' + '['.repeat(100), /nested deeper/],
-    ['a request in many pieces', () => ['{"req', 'uest":"che', 'ck"', '}'], /^\{"status":"success"\}$/],
-    ['a wrong public key length', () => 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', /neither a JSON object nor a public key/],
-  ];
-  for (const [name, data, expected] of cases) {
-    test(`${name} gets the right reply, and the agent serves others`, async () => {
-      const { reply } = await raw(world.socket, data());
-      assert.match(reply, expected);
-      JSON.parse(reply); // always valid JSON
+for (const [transportName, kind, transportEnv] of transports) {
+  describe(`hostile socket input, ${transportName}`, () => {
+    let world: World;
+    before(async () => {
+      world = new World({ TOKEN_AGENT_REQUEST_TIMEOUT_MS: '1000', ...transportEnv });
+      await world.startAgent();
+    });
+    after(() => world.cleanup());
+
+    test(`the agent serves through ${kind}`, async () => {
+      const { readFileSync } = await import('node:fs');
+      assert.match(readFileSync(world.logFile, 'utf8'), new RegExp(`agent-started .* transport=${kind}$`, 'm'));
+    });
+
+    const cases: [string, () => (string | Buffer)[] | string | Buffer, RegExp][] = [
+      ['garbage bytes', () => Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0xff]), /"status":"failure".*neither a JSON object nor a public key/],
+      ['a JSON array', () => '[1,2,3]', /"error":"Bad Request: message is not a JSON object"/],
+      ['a request without "request"', () => '{"account":"x"}', /"error":"Bad Request: No request type."/],
+      ['an unknown request', () => '{"request":"rm -rf"}', /"error":"Bad Request: Unknown request type."/],
+      ['a wrong field type', () => '{"request":"access_token","account":"a","min_valid_period":"soon"}', /"min_valid_period\\" must be an integer/],
+      ['invalid JSON inside braces', () => '{"request": nope}', /"error":"Bad Request: message is not valid JSON"/],
+      ['too deep nesting', () => '{"a":' + '['.repeat(100), /nested deeper/],
+      ['a request in many pieces', () => ['{"req', 'uest":"che', 'ck"', '}'], /^\{"status":"success"\}$/],
+      ['a wrong public key length', () => 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', /neither a JSON object nor a public key/],
+    ];
+    for (const [name, data, expected] of cases) {
+      test(`${name} gets the right reply, and the agent serves others`, async () => {
+        const { reply } = await raw(world.socket, data());
+        assert.match(reply, expected);
+        JSON.parse(reply); // always valid JSON
+        await healthy(world);
+      });
+    }
+
+    test('a 5 MiB message is refused at the cap without buffering it all', async () => {
+      const big = '{"request":"check","pad":"' + 'x'.repeat(5 * 1024 * 1024) + '"}';
+      const { reply } = await raw(world.socket, big);
+      assert.match(reply, /message exceeds 1048576 bytes/);
       await healthy(world);
     });
-  }
 
-  test('a 5 MiB message is refused at the cap without buffering it all', async () => {
-    const big = '{"request":"check","pad":"' + 'x'.repeat(5 * 1024 * 1024) + '"}';
-    const { reply } = await raw(world.socket, big);
-    assert.match(reply, /message exceeds 1048576 bytes/);
-    await healthy(world);
-  });
-
-  test('a client that sends half a message and stalls is answered after the deadline, without blocking others', async () => {
-    let stalledAnswered = false;
-    const stalled = raw(world.socket, '{"request":"acc').finally(() => (stalledAnswered = true));
-    // While it stalls, others are served: before the stalled client's deadline ends it.
-    await healthy(world);
-    assert.equal(stalledAnswered, false, 'served while the stalled client still waits');
-    const { reply } = await stalled;
-    assert.match(reply, /incomplete message \(timed out\)/);
-  });
-
-  test('a client that connects and sends nothing is closed after the deadline', async () => {
-    const { reply } = await raw(world.socket, []);
-    assert.equal(reply, '');
-  });
-
-  test('a half-closed client with an incomplete message gets an error at once', async () => {
-    const { reply } = await raw(world.socket, '{"request":', { halfClose: true });
-    assert.match(reply, /incomplete message/);
-  });
-
-  test('an encrypted exchange with a bad frame gets a plain JSON error', async () => {
-    const { SecureChannel } = await import('@token-agent/protocol');
-    const offer = await SecureChannel.offer();
-    const reply = await new Promise<string>((resolve, reject) => {
-      const s: Socket = connect(world.socket);
-      let buf = '';
-      let phase = 0;
-      s.on('error', reject);
-      s.on('data', (d) => {
-        buf += d.toString();
-        if (phase === 0 && buf.length >= 44) {
-          phase = 1;
-          buf = '';
-          s.write(`5:${'A'.repeat(32)}:${'B'.repeat(28)}`); // right lengths, garbage MAC
-        }
-      });
-      s.on('close', () => resolve(buf));
-      s.on('connect', () => s.write(offer.publicKey));
+    test('a client that sends half a message and stalls is answered after the deadline, without blocking others', async () => {
+      let stalledAnswered = false;
+      const stalled = raw(world.socket, '{"request":"acc').finally(() => (stalledAnswered = true));
+      // While it stalls, others are served: before the stalled client's deadline ends it.
+      await healthy(world);
+      assert.equal(stalledAnswered, false, 'served while the stalled client still waits');
+      const { reply } = await stalled;
+      assert.match(reply, /incomplete message \(timed out\)/);
     });
-    assert.match(reply, /^\{"status":"failure","error":"Bad Request: could not decrypt the message"\}$/);
-    await healthy(world);
-  });
 
-  test('500 connections at once: each gets its reply, the agent stays up', async () => {
-    const replies = await Promise.all(Array.from({ length: 500 }, () => request('check', {}, { socketPath: world.socket, timeoutMs: 20_000 })));
-    assert.equal(replies.filter((r) => r.status === 'success').length, 500);
-    const mixed = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? raw(world.socket, 'garbage!') : request('check', {}, { socketPath: world.socket, timeoutMs: 20_000 }))),
-    );
-    assert.equal(mixed.length, 200);
-    assert.ok(alive(world.agentPid!));
-    await healthy(world);
-  });
+    test('a client that connects and sends nothing is closed after the deadline', async () => {
+      const { reply } = await raw(world.socket, []);
+      assert.equal(reply, '');
+    });
 
-  test('the socket is 0600 in a 0700 directory', async () => {
-    const { statSync } = await import('node:fs');
-    const { dirname } = await import('node:path');
-    assert.equal(statSync(world.socket).mode & 0o777, 0o600);
-    assert.equal(statSync(dirname(world.socket)).mode & 0o777, 0o700);
+    test('a half-closed client with an incomplete message gets an error at once', async () => {
+      const { reply } = await raw(world.socket, '{"request":', { halfClose: true });
+      assert.match(reply, /incomplete message/);
+    });
+
+    test('an encrypted exchange with a bad frame gets a plain JSON error', async () => {
+      const { SecureChannel } = await import('@token-agent/protocol');
+      const offer = await SecureChannel.offer();
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s: Socket = connect(world.socket);
+        let buf = '';
+        let phase = 0;
+        s.on('error', reject);
+        s.on('data', (d) => {
+          buf += d.toString();
+          if (phase === 0 && buf.length >= 44) {
+            phase = 1;
+            buf = '';
+            s.write(`5:${'A'.repeat(32)}:${'B'.repeat(28)}`); // right lengths, garbage MAC
+          }
+        });
+        s.on('close', () => resolve(buf));
+        s.on('connect', () => s.write(offer.publicKey));
+      });
+      assert.match(reply, /^\{"status":"failure","error":"Bad Request: could not decrypt the message"\}$/);
+      await healthy(world);
+    });
+
+    test('500 connections at once: each gets its reply, the agent stays up', async () => {
+      const replies = await Promise.all(Array.from({ length: 500 }, () => request('check', {}, { socketPath: world.socket, timeoutMs: 20_000 })));
+      assert.equal(replies.filter((r) => r.status === 'success').length, 500);
+      const mixed = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? raw(world.socket, 'garbage!') : request('check', {}, { socketPath: world.socket, timeoutMs: 20_000 }))),
+      );
+      assert.equal(mixed.length, 200);
+      assert.ok(alive(world.agentPid!));
+      await healthy(world);
+    });
+
+    test('the socket is 0600 in a 0700 directory', async () => {
+      const { statSync } = await import('node:fs');
+      const { dirname } = await import('node:path');
+      assert.equal(statSync(world.socket).mode & 0o777, 0o600);
+      assert.equal(statSync(dirname(world.socket)).mode & 0o777, 0o700);
+    });
   });
-});
+}

@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, rmdir, unlink } from 'node:fs/promises';
-import { connect, type Server } from 'node:net';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { assertSocketPathFits, checkPrivateSocketDir, defaultSocketPath } from '@token-agent/protocol';
@@ -21,6 +21,7 @@ import { createLogger, type LogLevel } from './log.js';
 import { createOpApi } from './op-client.js';
 import { AgentLock } from './security/lock.js';
 import { createAgentServer } from './server.js';
+import type { Listener } from './transport.js';
 import { installHeapProbe } from './heap-probe.js';
 import { parseAllow, type Restriction } from './restricted.js';
 import { VERSION } from './version.js';
@@ -193,16 +194,10 @@ function socketActivationFd(): number | undefined {
 }
 
 /** Listens on a Unix socket created with mode 0600 (umask set for the bind only). */
-async function listenPrivate(server: Server, path: string): Promise<void> {
+async function listenPrivate(server: Listener, path: string): Promise<void> {
   const oldMask = process.umask(0o177);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ path, backlog: 1024 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await server.listen({ path, backlog: 1024 });
   } finally {
     process.umask(oldMask);
   }
@@ -261,13 +256,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   const activated = socketActivationFd();
   if (activated !== undefined) {
     // systemd socket activation (token-agent.socket): the listening socket is fd 3, and systemd owns its file.
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ fd: activated }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await server.listen({ fd: activated });
   } else {
     await prepareSocketDir(opts.socketPath);
     await withStartLock(opts.socketPath, async () => {
@@ -290,10 +279,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       await unlink(opts.socketPath).catch(() => undefined);
       throw new Error(`restricted socket: ${err instanceof Error ? err.message : String(err)}`);
     }
-    restricted.on('error', (err) => log.error('server-error', { socket: 'restricted', error: err.message }));
+    restricted.onError((err) => log.error('server-error', { socket: 'restricted', error: err.message }));
   }
   await chmod(opts.socketPath, 0o600);
-  server.on('error', (err) => log.error('server-error', { error: err.message }));
+  server.onError((err) => log.error('server-error', { error: err.message }));
 
   const sweeper = setInterval(() => cache.sweep(), 60_000);
   sweeper.unref();
@@ -325,7 +314,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     void Promise.all([activated === undefined ? unlink(opts.socketPath) : undefined, opts.restrictedSocket !== undefined ? unlink(opts.restrictedSocket) : undefined].map((p) => Promise.resolve(p).catch(() => undefined))).finally(() => process.exit(70));
   });
 
-  log.info('agent-started', { pid: process.pid, socket: opts.socketPath, version: VERSION });
+  log.info('agent-started', { pid: process.pid, socket: opts.socketPath, version: VERSION, transport: server.kind });
   const fc = opts.fileConfig;
   if (fc !== undefined && fc.files.length > 0) log.info('config-read', { files: fc.files });
   if (fc !== undefined && fc.unsupported.length > 0) log.warn('config-unsupported', { settings: fc.unsupported, note: 'oidc-agent settings token-agent does not apply' });

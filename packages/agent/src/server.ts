@@ -4,11 +4,11 @@
  * size cap; nothing a client does (garbage, a stall, a flood) blocks another client.
  * @see ../../../shared/reference/oidc-agent.md §1.3–1.5
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { MessageReader, SecureChannel, type Message } from '@token-agent/protocol';
 import type { AgentContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import type { Restriction } from './restricted.js';
+import { createListener, type Connection, type Listener } from './transport.js';
 
 export interface ServerOptions {
   /** Time a client has to deliver its request (per phase of the exchange). Default 5 s. */
@@ -22,7 +22,7 @@ function failure(error: string): string {
 }
 
 /** Serves one connection from first byte to close. */
-function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, restriction: Restriction | undefined): void {
+function serveConnection(ctx: AgentContext, conn: Connection, timeoutMs: number, restriction: Restriction | undefined): void {
   let reader = new MessageReader('first');
   let channel: SecureChannel | undefined;
   let busy = false;
@@ -33,7 +33,7 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
   // does not read it may keep the socket. Cleared as soon as the socket closes, else every
   // connection of the last few seconds would stay reachable.
   const timer = setTimeout(() => {
-    if (done) socket.destroy();
+    if (done) conn.destroy();
     else if (!busy) {
       ctx.log.debug('connection-timeout', { bytes: reader.size });
       finish(reader.size > 0 ? failure('Bad Request: incomplete message (timed out)') : undefined);
@@ -46,12 +46,12 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
     done = true;
     channel?.close();
     // No more reading: the 'data' handler ignores anything after this (done).
-    if (reply !== undefined && socket.writable) socket.end(reply);
-    else socket.destroy();
-    if (socket.destroyed) clearTimeout(timer);
+    if (reply !== undefined && conn.writable) conn.end(reply);
+    else conn.destroy();
+    if (conn.closed) clearTimeout(timer);
     else {
       timer.refresh();
-      socket.once('close', () => clearTimeout(timer));
+      conn.onClose(() => clearTimeout(timer));
     }
   };
 
@@ -66,15 +66,15 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
           return;
         case 'public-key': {
           // Hold the client's next message in the socket until the channel exists.
-          socket.pause();
+          conn.pause();
           const accepted = await SecureChannel.accept(m.key);
           channel = accepted.channel;
           reader = new MessageReader('encrypted');
           if (done) return;
-          socket.write(accepted.publicKey);
+          conn.write(accepted.publicKey);
           busy = false;
           arm();
-          socket.resume();
+          conn.resume();
           return;
         }
         case 'frame': {
@@ -118,20 +118,20 @@ function serveConnection(ctx: AgentContext, socket: Socket, timeoutMs: number, r
     return reply instanceof Promise ? reply.then((r) => JSON.stringify(r)) : JSON.stringify(reply);
   };
 
-  socket.on('data', (chunk: Buffer) => {
+  conn.onData((chunk: Buffer) => {
     if (busy || done) return;
     const m = reader.push(chunk);
     if (m.kind !== 'incomplete') void handle(m);
   });
-  socket.on('end', () => {
+  conn.onEnd(() => {
     // The client half-closed: what it sent is all there is.
     if (!busy && !done) void handle(reader.end());
   });
-  socket.on('error', () => finish());
+  conn.onError(() => finish());
 }
 
-/** Creates the server; the caller listens on the socket path. */
-export function createAgentServer(ctx: AgentContext, options: ServerOptions = {}): Server {
+/** Creates the server (transport.ts: pipe handles or node:net); the caller listens on the socket path. */
+export function createAgentServer(ctx: AgentContext, options: ServerOptions = {}): Listener {
   const timeoutMs = options.requestTimeoutMs ?? 5_000;
-  return createServer({ allowHalfOpen: true }, (socket) => serveConnection(ctx, socket, timeoutMs, options.restriction));
+  return createListener((conn) => serveConnection(ctx, conn, timeoutMs, options.restriction));
 }

@@ -20,4 +20,5 @@ export {
   type Results,
 } from './requests.js';
 export { exchange, request, type ExchangeOptions } from './client.js';
+export { TESTED_NODE_MAJORS, pipeBindings, type PipeBindings, type ServerHandle, type StreamHandle, type WriteReq } from './pipe-transport.js';
 export { MAX_SOCKET_PATH_BYTES, SOCKET_ENV, assertSocketPathFits, checkPrivateSocketDir, defaultSocketPath, resolveSocketPath, socketPathFromEnv } from './socket-path.js';

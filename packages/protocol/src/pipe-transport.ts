@@ -1,5 +1,6 @@
 /**
- * The plaintext exchange on libuv's pipe handle directly, without node:net.
+ * The plaintext exchange on libuv's pipe handle directly, without node:net; and the bindings for
+ * that, which the agent's server uses too (packages/agent/src/connection.ts).
  *
  * Why: a CLI that asks for one cached token spends about 5 ms of its ~35 ms on node:net — loading
  * the module (~3.5 ms) and building its first `net.Socket` (~1.5 ms) — while the exchange itself is
@@ -22,29 +23,44 @@ import { MessageReader } from './frame.js';
 /** Node major versions this transport has been run with (the whole test suite goes through it). */
 export const TESTED_NODE_MAJORS: readonly number[] = [20];
 
-interface StreamHandle {
+/** A libuv stream handle of the `pipe_wrap` binding (what node:net wraps in a net.Socket). */
+export interface StreamHandle {
   /** Must always be a function: the binding aborts the process on anything else. */
   onread: (this: StreamHandle, buffer: ArrayBuffer | undefined) => void;
   connect(req: ConnectReq, path: string): number;
   readStart(): number;
+  readStop(): number;
   writeUtf8String(req: WriteReq, text: string): number;
   close(callback?: () => void): void;
 }
-interface ConnectReq {
+/** A listening `pipe_wrap` handle. */
+export interface ServerHandle {
+  /** Must always be a function (as onread): called with a libuv status and the accepted handle. */
+  onconnection: (status: number, client: StreamHandle | undefined) => void;
+  bind(path: string): number;
+  open(fd: number): number;
+  listen(backlog: number): number;
+  close(callback?: () => void): void;
+}
+export interface ConnectReq {
   oncomplete: (status: number) => void;
 }
-interface WriteReq {
+export interface WriteReq {
   handle: StreamHandle;
   oncomplete: (status: number) => void;
 }
-interface Bindings {
+/** The pieces of Node's stream bindings this module and the agent's server use. */
+export interface PipeBindings {
   newPipe(): StreamHandle;
+  newServer(): ServerHandle;
   newConnectReq(): ConnectReq;
   newWriteReq(): WriteReq;
-  /** streamBaseState: bytes read (or a negative libuv error) and the offset into the read buffer. */
+  /** streamBaseState: bytes read (or a negative libuv error), the offset into the read buffer, whether the last write went asynchronous. */
   state: Int32Array;
   readBytesOrError: number;
   arrayBufferOffset: number;
+  lastWriteWasAsync: number;
+  /** libuv's UV_EOF. */
   eof: number;
 }
 
@@ -67,7 +83,7 @@ function pendingDeprecation(): boolean {
 
 type Binding = Record<string, unknown>;
 
-function loadBindings(): Bindings | undefined {
+function loadBindings(): PipeBindings | undefined {
   const major = Number(process.versions.node.split('.')[0]);
   if (!TESTED_NODE_MAJORS.includes(major) || pendingDeprecation()) return undefined;
   const binding = (process as unknown as { binding?: (name: string) => Binding }).binding;
@@ -76,36 +92,41 @@ function loadBindings(): Bindings | undefined {
     const pipeWrap = binding('pipe_wrap');
     const streamWrap = binding('stream_wrap');
     const uv = binding('uv');
-    const Pipe = pipeWrap.Pipe as (new (type: number) => StreamHandle) | undefined;
+    const Pipe = pipeWrap.Pipe as (new (type: number) => StreamHandle & ServerHandle) | undefined;
     const PipeConnectWrap = pipeWrap.PipeConnectWrap as (new () => ConnectReq) | undefined;
     const WriteWrap = streamWrap.WriteWrap as (new () => WriteReq) | undefined;
     const socketType = (pipeWrap.constants as Binding | undefined)?.SOCKET;
+    const serverType = (pipeWrap.constants as Binding | undefined)?.SERVER;
     const state = streamWrap.streamBaseState;
-    const { kReadBytesOrError, kArrayBufferOffset } = streamWrap;
+    const { kReadBytesOrError, kArrayBufferOffset, kLastWriteWasAsync } = streamWrap;
     const eof = uv.UV_EOF;
     if (
       typeof Pipe !== 'function' ||
       typeof PipeConnectWrap !== 'function' ||
       typeof WriteWrap !== 'function' ||
       typeof socketType !== 'number' ||
+      typeof serverType !== 'number' ||
       !(state instanceof Int32Array) ||
       typeof kReadBytesOrError !== 'number' ||
       typeof kArrayBufferOffset !== 'number' ||
+      typeof kLastWriteWasAsync !== 'number' ||
       typeof eof !== 'number' ||
       eof >= 0
     ) {
       return undefined;
     }
-    for (const method of ['connect', 'readStart', 'writeUtf8String', 'close'] as const) {
+    for (const method of ['connect', 'readStart', 'readStop', 'writeUtf8String', 'close', 'bind', 'open', 'listen'] as const) {
       if (typeof (Pipe.prototype as unknown as Record<string, unknown>)[method] !== 'function') return undefined;
     }
     return {
       newPipe: () => new Pipe(socketType),
+      newServer: () => new Pipe(serverType),
       newConnectReq: () => new PipeConnectWrap(),
       newWriteReq: () => new WriteWrap(),
       state,
       readBytesOrError: kReadBytesOrError,
       arrayBufferOffset: kArrayBufferOffset,
+      lastWriteWasAsync: kLastWriteWasAsync,
       eof,
     };
   } catch {
@@ -113,7 +134,7 @@ function loadBindings(): Bindings | undefined {
   }
 }
 
-function exchangeOn(b: Bindings, message: string, socketPath: string, timeoutMs: number): Promise<PipeOutcome> {
+function exchangeOn(b: PipeBindings, message: string, socketPath: string, timeoutMs: number): Promise<PipeOutcome> {
   return new Promise((resolve, reject) => {
     const handle = b.newPipe();
     const reader = new MessageReader('first');
@@ -165,13 +186,20 @@ function exchangeOn(b: Bindings, message: string, socketPath: string, timeoutMs:
   });
 }
 
-let transport: PipeTransport | null | undefined;
+let bindings: PipeBindings | null | undefined;
+
+/** Node's pipe bindings, or undefined where they must not be used (see the module comment). */
+export function pipeBindings(): PipeBindings | undefined {
+  if (bindings === undefined) bindings = loadBindings() ?? null;
+  return bindings ?? undefined;
+}
+
+let transport: PipeTransport | undefined;
 
 /** The pipe transport, or undefined where it must not be used (see the module comment). */
 export function pipeTransport(): PipeTransport | undefined {
-  if (transport === undefined) {
-    const b = loadBindings();
-    transport = b === undefined ? null : { exchange: (message, socketPath, timeoutMs) => exchangeOn(b, message, socketPath, timeoutMs) };
-  }
-  return transport ?? undefined;
+  const b = pipeBindings();
+  if (b === undefined) return undefined;
+  transport ??= { exchange: (message, socketPath, timeoutMs) => exchangeOn(b, message, socketPath, timeoutMs) };
+  return transport;
 }
