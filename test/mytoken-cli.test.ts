@@ -267,6 +267,17 @@ describe('token-mytoken', () => {
     assert.equal(jwtPayload(readFileSync(file, 'utf8').trim())['seq_no'], 3);
   });
 
+  test('concurrent commands on one --MT-file take turns: every one gets its AT, the file holds the last rotation', async () => {
+    const first = await login({ rotation: { on_AT: true } });
+    const file = tokenFile(first);
+    const runs = await Promise.all(Array.from({ length: 5 }, () => run(['--MT-file', file, '--at'])));
+    for (const r of runs) ok(r);
+    const last = readFileSync(file, 'utf8').trim();
+    assert.equal(jwtPayload(last)['seq_no'], 6, 'five rotations, one after the other');
+    assert.equal((await atFromServer(last)).status, 200);
+    assert.deepEqual(readdirSync(world.root).filter((f) => f.startsWith(`mt-${n}.`)), [], 'no lock or temp file left');
+  });
+
   test('rotation with --MT-env: a warning and the new mytoken on stderr, the AT alone on stdout', async () => {
     const first = await login({ rotation: { on_AT: true } });
     const r = await run(['--MT-env', 'MY_MT', '--at'], { MY_MT: first });

@@ -3,13 +3,13 @@
  * Started by the `token-agent` launcher (detached, stdio closed, readiness reported on fd 3), or
  * in the foreground with `--foreground` (logs to stderr).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { chmod, lstat, mkdir, readFile, rmdir, unlink } from 'node:fs/promises';
+import { closeSync, writeSync } from 'node:fs';
+import { chmod, lstat, mkdir, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { assertSocketPathFits, checkPrivateSocketDir, defaultSocketPath } from '@token-agent/protocol';
-import { configDir, loadAgentConfig, stateDir } from '@token-agent/store';
+import { configDir, loadAgentConfig, stateDir, withFileLock } from '@token-agent/store';
 import { AccountRegistry } from './accounts/registry.js';
 import { WatchManager } from './btfile/watch-manager.js';
 import { TokenCache } from './cache/token-cache.js';
@@ -144,41 +144,13 @@ async function clearSocketPath(path: string): Promise<void> {
 }
 
 /**
- * Serialises agents starting on the same socket path: `PATH.lock` created with O_EXCL holds the
- * starter's pid; a lock whose pid is gone (killed while starting) is broken. Two concurrent starts
- * thus end with one agent: the second finds the first one's live socket once it gets the lock.
+ * Serialises agents starting on the same socket path: `PATH.lock` (store's withFileLock: O_EXCL,
+ * the starter's pid, broken when that process is gone). Two concurrent starts thus end with one
+ * agent: the second finds the first one's live socket once it gets the lock.
  */
-async function withStartLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+function withStartLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${path}.lock`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
-      let holderAlive = false;
-      if (Number.isSafeInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          holderAlive = true;
-        } catch (e) {
-          holderAlive = (e as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (!holderAlive && pid > 0) await unlink(lock).catch(() => undefined);
-      else if (Date.now() > deadline) throw new Error(`another agent is starting at ${path} (lock ${lock} held by pid ${pid || '?'})`);
-      else await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await unlink(lock).catch(() => undefined);
-  }
+  return withFileLock(lock, fn, { waitMs: 10_000, busy: (holder) => new Error(`another agent is starting at ${path} (lock ${lock} held by ${holder})`) });
 }
 
 /** The listening socket systemd passed (`LISTEN_FDS=1` for this pid: fd 3), if any; the variables are cleared for children. */

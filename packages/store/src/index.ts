@@ -16,6 +16,7 @@ export type { AccountConfig, UsableAccountConfig } from './account-config.js';
 export { configDir, ensurePrivateDir, runtimeDir, stateDir } from './paths.js';
 export type { PathOptions } from './paths.js';
 export { writeFileAtomic } from './atomic-write.js';
+export { withFileLock, type FileLockOptions } from './file-lock.js';
 export type { WriteFileAtomicOptions } from './atomic-write.js';
 export {
   MAX_ACCOUNT_NAME_BYTES,

@@ -14,14 +14,16 @@
  * @see ../../../../../shared/reference/mytoken-wlcg.md §1
  */
 import { networkInterfaces, hostname } from 'node:os';
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { exchange, ProtocolError, ProtocolErrorCode } from '@token-agent/protocol';
+import { withFileLock } from '@token-agent/store';
 import { CliError, ExitCode, type Io } from '../../output.js';
 import { requireSocket } from '../../socket.js';
 import { decodeToken } from '../decode/jwt.js';
 import type { ClauseContext, ClauseOptions } from './restrictions.js';
 import { APPLICATION_NAME, buildAccessTokenRequest, buildSubMytokenRequest, INFO_ACTIONS, sshCommandWords, type InfoAction, type SubMytokenRequest, type TokenType } from './request.js';
-import { keepRotated, resolveSource, type MytokenSource, type SourceOptions } from './source.js';
+import { keepRotated, reread, resolveSource, type MytokenSource, type SourceOptions } from './source.js';
 import { runSsh, sshTarget } from './ssh.js';
 
 export type Mode = 'mt' | 'at' | 'revoke' | 'info';
@@ -252,10 +254,32 @@ function translateOidc(err: unknown): unknown {
   return err;
 }
 
+/** How long a command waits for another one using the same mytoken file. */
+const FILE_LOCK_WAIT_MS = 120_000;
+
 async function direct(o: MytokenOptions, io: Io, deps: Deps): Promise<void> {
   // Validate everything before the mytoken is even read (a prompt for nothing is rude).
   const request = o.mode === 'mt' ? subRequest(o, deps) : undefined;
-  const source: MytokenSource = await resolveSource(o.source, io, deps.prompt);
+  const found: MytokenSource = await resolveSource(o.source, io, deps.prompt);
+  const file = found.file;
+  if (file === undefined) return directWith(found, request, o, io);
+  // A mytoken kept in a file may rotate at every use: two commands presenting the same one would
+  // leave one with a dead token (and with auto_revoke the server revokes the whole tree). So one
+  // command at a time per file (FILE.lock beside it), each with the token the previous one left.
+  // Where no lock can be made, nothing can be written back either (the rotation goes to stderr).
+  const target = realpathSync(file);
+  try {
+    accessSync(dirname(target), constants.W_OK);
+  } catch {
+    return directWith(found, request, o, io);
+  }
+  return withFileLock(`${target}.lock`, () => directWith(reread({ ...found, file }), request, o, io), {
+    waitMs: FILE_LOCK_WAIT_MS,
+    busy: (holder) => new CliError(`${file} is in use by another command (${holder}) for more than ${FILE_LOCK_WAIT_MS / 1000} s; try again`),
+  });
+}
+
+async function directWith(source: MytokenSource, request: SubMytokenRequest | undefined, o: MytokenOptions, io: Io): Promise<void> {
   const url = serverUrlFor(source.token, o.server, io.env);
   const oidc: Oidc = await import('@token-agent/oidc');
   const loopbackOptIn = io.env[oidc.ALLOW_HTTP_LOOPBACK_ENV];

@@ -65,6 +65,13 @@ export async function resolveSource(o: SourceOptions, io: Io, prompt: (question:
   return discover(io, uid);
 }
 
+/** The token in `source.file` now (another command may have rotated it since it was found). */
+export function reread(source: MytokenSource & { file: string }): MytokenSource {
+  const token = firstLine(readSmall(source.file, source.label));
+  if (token === '') throw new CliError(`${source.file} is empty`);
+  return { ...source, token: checked(token, source.label) };
+}
+
 function discover(io: Io, uid: number): MytokenSource {
   const inline = trimToken(io.env['BEARER_TOKEN'] ?? '');
   if (inline !== '') return { token: checked(inline, 'BEARER_TOKEN'), label: 'BEARER_TOKEN' };
