@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DevOp } from '../scripts/dev-op/index.ts';
 import { World, jwtPayload, startOp, type RunResult } from './harness.ts';
@@ -276,6 +276,18 @@ describe('token-mytoken', () => {
     assert.equal(jwtPayload(last)['seq_no'], 6, 'five rotations, one after the other');
     assert.equal((await atFromServer(last)).status, 200);
     assert.deepEqual(readdirSync(world.root).filter((f) => f.startsWith(`mt-${n}.`)), [], 'no lock or temp file left');
+  });
+
+  test("another user's file where the lock goes (a shared /tmp): a warning, the command works without the lock, the file is left", async () => {
+    const first = await login({ rotation: { on_AT: true } });
+    const file = tokenFile(first);
+    writeFileSync(`${file}.lock`, '1 elsewhere\n');
+    chownSync(`${file}.lock`, 4321, 4321);
+    const r = await run(['--MT-file', file, '--at']);
+    ok(r);
+    assert.match(r.stderr, /warning: .*\.lock is not a file of yours; going on without the lock/);
+    assert.equal(jwtPayload(readFileSync(file, 'utf8').trim())['seq_no'], 2);
+    assert.equal(statSync(`${file}.lock`).uid, 4321);
   });
 
   test('rotation with --MT-env: a warning and the new mytoken on stderr, the AT alone on stdout', async () => {
