@@ -20,7 +20,7 @@ const ENC = 'faults-enc-pw-3';
 /** 2 tries × 2 s + 0.5 s backoff, plus starting token-get and the agent's own work. */
 const DEADLINE_MS = 2 * 2_000 + 500 + 2_500;
 
-type Mode = 'ok' | 'slow' | '500' | '503' | 'html' | 'truncated' | 'no-access-token';
+type Mode = 'ok' | 'slow' | '500' | '503' | 'html' | 'truncated' | 'no-access-token' | 'escape-token';
 
 describe('a misbehaving OP', () => {
   let devOp: DevOp;
@@ -58,6 +58,9 @@ describe('a misbehaving OP', () => {
             return res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_token":"at-trunc","token_ty');
           case 'no-access-token':
             return json(res, 200, { token_type: 'Bearer', expires_in: 600 });
+          case 'escape-token':
+            // A terminal escape (set the window title, clear the screen) where the token goes.
+            return json(res, 200, { access_token: 'at\u001b]0;owned\u0007\u001b[2J', token_type: 'Bearer', expires_in: 600 });
         }
       },
     });
@@ -92,6 +95,7 @@ describe('a misbehaving OP', () => {
     ['html', /^token-get: .*did not answer with JSON.*\n$/],
     ['truncated', /^token-get: .*malformed JSON.*\n$/],
     ['no-access-token', /^token-get: .*"access_token".*\n$/],
+    ['escape-token', /^token-get: .*"access_token" .*no token may have.*\n$/],
   ];
   for (const [fault, message] of cases) {
     test(`${fault}: a clear error within the deadline; the cached token is still served`, async () => {
@@ -104,6 +108,8 @@ describe('a misbehaving OP', () => {
       mode = 'ok';
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+      assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.stderr), 'no control character reaches the terminal');
       assert.ok(took < DEADLINE_MS, `${fault}: the error took ${took} ms`);
       assert.equal(await cachedToken(name), cached, 'the cached token is still served');
       const again = await world.run('token-get', [name]);

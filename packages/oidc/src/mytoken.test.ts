@@ -145,6 +145,24 @@ describe('accessTokenFromMytoken', () => {
     assert.ok(Math.abs(t.expires_at - (Date.now() / 1000 + 600)) < 5);
   });
 
+  it('an access token or a rotated mytoken with control characters is refused, the rotated one still handed over when valid', async () => {
+    const mt = jwt({ rotation: { on_AT: true } });
+    const { server } = await fake({
+      '/api/v0/token/access': (_q, res) => json(res, 200, { access_token: 'AT\u001b[2J', token_type: 'Bearer', token_update: { mytoken: 'MT-NEW' } }),
+    });
+    await assert.rejects(accessTokenFromMytoken(server, mt), (e: Error & { code?: string; mytoken_update?: string }) => {
+      assert.equal(e.code, 'OIDC_BAD_RESPONSE');
+      assert.match(e.message, /"access_token" .* no token may have/);
+      assert.ok(!e.message.includes('\u001b'));
+      assert.equal(e.mytoken_update, 'MT-NEW', 'the old mytoken is dead: the new one must not be lost');
+      return true;
+    });
+    const { server: s2 } = await fake({
+      '/api/v0/token/access': (_q, res) => json(res, 200, { access_token: 'AT1', token_type: 'Bearer', token_update: { mytoken: 'MT\u009b' } }),
+    });
+    await assert.rejects(accessTokenFromMytoken(s2, mt), /"token_update\.mytoken" .* no token may have/);
+  });
+
   it('never retries a mytoken that may rotate; retries one that cannot', async () => {
     const { s, server } = await fake({ '/api/v0/token/access': (_q, res) => json(res, 503, {}) });
     await assert.rejects(accessTokenFromMytoken(server, 'opaque-short-token-0123456789012345678901'), { code: 'OIDC_UNAVAILABLE' });

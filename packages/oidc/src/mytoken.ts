@@ -17,7 +17,7 @@ import { createPolicyFetch, type CallOptions, type HttpOptions } from './http.js
 import { parseIssuerUrl, sameIssuer } from './issuer-url.js';
 import { optionalNumber, optionalString, optionalStringArray, readJsonObject, type JsonObject } from './json.js';
 import { valueList } from './params.js';
-import { DEFAULT_EXPIRES_IN_S, jwtExpiry } from './tokens.js';
+import { DEFAULT_EXPIRES_IN_S, checkTokenChars, isTokenChars, jwtExpiry, tokenCharsError } from './tokens.js';
 
 /** The server oidc-agent and the mytoken CLI use when none is configured. */
 export const DEFAULT_MYTOKEN_SERVER = 'https://mytoken.data.kit.edu';
@@ -246,6 +246,8 @@ function parseMytokenResponse(doc: JsonObject, what: string, receivedAt: number)
   let token = optionalString(doc, 'mytoken', what);
   if (!token && type === 'transfer_code' && transfer) token = transfer;
   if (!token) throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `the answer from ${what} has no "mytoken"`);
+  checkTokenChars(token, type === 'transfer_code' && token === transfer ? 'transfer_code' : 'mytoken', what);
+  if (transfer) checkTokenChars(transfer, 'transfer_code', what);
   const { token_update: update, ...raw } = doc;
   const out: MytokenResult = { mytoken: token, mytoken_type: type, raw };
   if (transfer) out.transfer_code = transfer;
@@ -278,7 +280,7 @@ function tokenUpdate(update: unknown, what: string): string | undefined {
   if (typeof t !== 'string' || t.length === 0) {
     throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `"token_update" in the answer from ${what} has no "mytoken"`);
   }
-  return t;
+  return checkTokenChars(t, 'token_update.mytoken', what);
 }
 
 const now = (): number => Math.floor(Date.now() / 1000);
@@ -415,8 +417,8 @@ export async function accessTokenFromMytoken(
   // Read the update first: even if the rest is unusable, the old mytoken is gone.
   const update = tokenUpdate(doc['token_update'], label);
   const at = optionalString(doc, 'access_token', label);
-  if (!at) {
-    const e = new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `the answer from ${label} has no "access_token"`);
+  if (!at || !isTokenChars(at)) {
+    const e = at ? tokenCharsError('access_token', label) : new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `the answer from ${label} has no "access_token"`);
     if (update !== undefined) Object.defineProperty(e, 'mytoken_update', { value: update, enumerable: false });
     throw e;
   }

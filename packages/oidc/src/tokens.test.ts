@@ -48,6 +48,11 @@ describe('toTokenSet', () => {
     ['zero expires_in', { access_token: 'at', token_type: 'Bearer', expires_in: 0 }],
     ['non-numeric expires_in', { access_token: 'at', token_type: 'Bearer', expires_in: 'soon' }],
     ['non-string refresh_token', { access_token: 'at', token_type: 'Bearer', refresh_token: 5 }],
+    // RFC 6749 A.12/A.17: 1*VSCHAR. A terminal escape in a token would reach the user's terminal.
+    ['an escape sequence in access_token', { access_token: 'at\u001b]0;owned\u0007', token_type: 'Bearer' }],
+    ['a newline in access_token', { access_token: 'at\nX-Injected: 1', token_type: 'Bearer' }],
+    ['a C1 control in refresh_token', { access_token: 'at', token_type: 'Bearer', refresh_token: 'rt\u009b31m' }],
+    ['non-ASCII in id_token', { access_token: 'at', token_type: 'Bearer', id_token: 'a.b\u00e9.c' }],
   ];
   for (const [name, body] of bad) {
     it(`refuses ${name} with OIDC_BAD_RESPONSE, naming no value`, () => {
@@ -61,6 +66,14 @@ describe('toTokenSet', () => {
       );
     });
   }
+
+  it('accepts every printable ASCII character and space in tokens (VSCHAR), as RFC 6749 allows', () => {
+    const vschar = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).join('');
+    const t = toTokenSet({ access_token: vschar, token_type: 'Bearer', refresh_token: vschar, scope: 'openid ü' }, T0);
+    assert.equal(t.access_token, vschar);
+    assert.equal(t.refresh_token, vschar);
+    assert.equal(t.scope, 'openid ü', 'scope is no token: left as sent');
+  });
 
   it('jwtExpiry ignores non-JWTs and JWTs without a numeric exp', () => {
     assert.equal(jwtExpiry('abc'), undefined);

@@ -40,6 +40,29 @@ function bad(message: string): OidcError {
   return new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, message);
 }
 
+/** RFC 6749 Appendix A.12/A.17: an access or refresh token is 1*VSCHAR (printable ASCII, space). */
+const VSCHAR = /^[\x20-\x7e]+$/;
+
+/**
+ * Returns `value` when it is a token's characters, else throws naming `field` (never the value).
+ * Tokens are printed to terminals, written to token files and sent in headers: a control character
+ * from a hostile or broken server must not get that far.
+ */
+export function checkTokenChars(value: string, field: string, what: string): string {
+  if (!VSCHAR.test(value)) throw tokenCharsError(field, what);
+  return value;
+}
+
+/** Whether `value` has only a token's characters (see {@link checkTokenChars}). */
+export function isTokenChars(value: string): boolean {
+  return VSCHAR.test(value);
+}
+
+/** The error for a token with characters outside VSCHAR. */
+export function tokenCharsError(field: string, what: string): OidcError {
+  return bad(`"${field}" in the answer from ${what} has characters no token may have (RFC 6749: printable ASCII only)`);
+}
+
 /**
  * Checks a token endpoint answer and turns it into a {@link TokenSet}.
  *
@@ -57,7 +80,7 @@ export function toTokenSet(body: unknown, receivedAt: number = Date.now(), what 
   if (typeof b['access_token'] !== 'string' || b['access_token'].length === 0) {
     throw bad(`answer from ${what} has no "access_token"`);
   }
-  const accessToken = b['access_token'];
+  const accessToken = checkTokenChars(b['access_token'], 'access_token', what);
 
   const rawType = b['token_type'];
   if (typeof rawType !== 'string') throw bad(`answer from ${what} has no "token_type"`);
@@ -96,7 +119,7 @@ export function toTokenSet(body: unknown, receivedAt: number = Date.now(), what 
     const v = b[key];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'string') throw bad(`"${key}" in the answer from ${what} must be a string`);
-    if (v.length > 0) out[key] = v;
+    if (v.length > 0) out[key] = key === 'scope' ? v : checkTokenChars(v, key, what);
   }
   return out;
 }
