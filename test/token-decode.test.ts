@@ -104,6 +104,19 @@ describe('token-decode', () => {
     assert.match(r.stderr, new RegExp(`invalid token: the issuer ${op.issuer.replace(/\./g, '\\.')} uses plain http: set TOKEN_AGENT_ALLOW_HTTP_LOOPBACK=1 to allow http:// on loopback hosts\\n$`));
   });
 
+  test('claims with control characters (a forged token): escaped in the output, never raw on the terminal', async () => {
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const claims = { sub: 'csi\u009b31m', name: 'esc\u001b]0;owned\u0007', del: 'x\u007f' };
+    const forged = `${b64({ alg: 'none' })}.${b64(claims)}.`;
+    for (const args of [[forged], ['--json', forged]]) {
+      const r = await world.run('token-decode', args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.stdout), `raw control character in: ${JSON.stringify(r.stdout)}`);
+      assert.match(r.stdout, /"csi\\u009b31m"/);
+      if (args[0] === '--json') assert.deepEqual((JSON.parse(r.stdout) as DecodeJson).payload, claims, 'the same JSON value');
+    }
+  });
+
   test('an opaque token: said so, exit 1', async () => {
     const r = await world.run('token-decode', ['2YotnFZFEjr1zCsicMWpAA']);
     assert.equal(r.code, 1);

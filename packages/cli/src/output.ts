@@ -101,3 +101,12 @@ export function shellQuote(s: string): string {
   if (/^[\w@%+=:,./-]+$/.test(s)) return s;
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * JSON for a terminal: `JSON.stringify`, with DEL and the C1 controls (U+007F–U+009F) escaped too.
+ * JSON.stringify escapes only C0; a C1 CSI (U+009B) from a decoded token or a server answer would
+ * otherwise reach the terminal raw. The result is the same JSON value.
+ */
+export function terminalJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

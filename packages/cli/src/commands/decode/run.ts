@@ -3,7 +3,7 @@
  * with `--verify` whether it is valid (signature against the issuer's keys, exp, nbf, audience).
  */
 import { readFileSync } from 'node:fs';
-import { CliError, ExitCode, type Io } from '../../output.js';
+import { CliError, ExitCode, terminalJson, type Io } from '../../output.js';
 import { decodeToken, timeClaims, type TimeClaim } from './jwt.js';
 import { discover, fromArgument, type Found } from './source.js';
 
@@ -26,7 +26,7 @@ function find(o: DecodeOptions, io: Io): Found {
 }
 
 function pretty(v: unknown): string {
-  return JSON.stringify(v, null, 2);
+  return terminalJson(v, 2);
 }
 
 export async function run(o: DecodeOptions, io: Io): Promise<void> {

@@ -18,7 +18,7 @@ import { accessSync, constants, lstatSync, readFileSync, realpathSync, statSync,
 import { dirname } from 'node:path';
 import { exchange, ProtocolError, ProtocolErrorCode } from '@token-agent/protocol';
 import { withFileLock } from '@token-agent/store';
-import { CliError, ExitCode, type Io } from '../../output.js';
+import { CliError, ExitCode, terminalJson, type Io } from '../../output.js';
 import { requireSocket } from '../../socket.js';
 import { decodeToken } from '../decode/jwt.js';
 import type { ClauseContext, ClauseOptions } from './restrictions.js';
@@ -152,7 +152,7 @@ function print(io: Io, text: string): void {
 }
 
 function printJson(io: Io, value: unknown, raw: boolean): void {
-  print(io, raw ? JSON.stringify(value) : JSON.stringify(value, null, 2));
+  print(io, raw ? terminalJson(value) : terminalJson(value, 2));
 }
 
 /** The token a mytoken response stands for: the transfer code for `transfer_code`, else the mytoken. */
