@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { DevOp } from '../scripts/dev-op/index.ts';
-import { World, collect, jwtPayload, startOp, DEFAULT_USERNAME } from './harness.ts';
+import { request } from '@token-agent/protocol';
+import { approveDevice } from '../scripts/dev-op/drive.ts';
+import { World, collect, jwtPayload, startOp, DEFAULT_PASSWORD, DEFAULT_USERNAME } from './harness.ts';
 
 const OIDC_TOKEN = '/usr/bin/oidc-token';
 
@@ -62,5 +64,76 @@ describe('oidc-token (Debian oidc-agent-cli) against token-agent', () => {
     const r = await oidcToken(world, ['nobody']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr + r.stdout, /No account configured with that short name/);
+  });
+});
+
+describe('oidc-gen (Debian oidc-agent-cli) against token-agent', () => {
+  let op: DevOp;
+  let world: World;
+  before(async () => {
+    assert.ok(existsSync('/usr/bin/oidc-gen'), '/usr/bin/oidc-gen is missing: install Debian\'s oidc-agent-cli (npm test does)');
+    op = await startOp();
+    world = new World();
+    await world.startAgent();
+  });
+  after(async () => {
+    await world.cleanup();
+    await op.close();
+  });
+
+  test('oidc-gen --flow=device: gen, then its blocking `device` request, get the account (file by oidc-gen, loaded in our agent)', async () => {
+    // A client for the device grant (the dev OP refuses oidc-gen's own registration request).
+    const reg = await fetch(`${op.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: ['http://localhost:4242'],
+        grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token', 'authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'openid profile offline_access',
+      }),
+    });
+    assert.equal(reg.status, 201, await reg.clone().text());
+    const client = (await reg.json()) as { client_id: string; client_secret: string };
+    const env = { PATH: world.env['PATH'], HOME: world.env['HOME'], OIDC_CONFIG_DIR: world.configDir, OIDC_SOCK: world.socket, OIDC_ENCRYPTION_PW: 'pw-viagen-1' };
+    const child = spawn(
+      '/usr/bin/oidc-gen',
+      ['viagen', `--issuer=${op.issuer}/`, '--flow=device', `--client-id=${client.client_id}`, `--client-secret=${client.client_secret}`,
+        '--scope=openid profile offline_access', '--pw-env', '--confirm-default', '--prompt=none', '--no-url-call'],
+      { env, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let shown = '';
+    const codeShown = new Promise<{ uri: string; code: string }>((resolve) => {
+      const look = (d: Buffer) => {
+        shown += d.toString();
+        const uri = /(http:\/\/127\.0\.0\.1:\d+\/device)\b/.exec(shown)?.[1];
+        const code = /enter the code: ([A-Z]{4}-[A-Z]{4})/.exec(shown)?.[1];
+        if (uri && code) resolve({ uri, code });
+      };
+      child.stdout.on('data', look);
+      child.stderr.on('data', look);
+    });
+    const done = collect(child);
+    const { uri, code } = await codeShown;
+    await approveDevice({ verificationUri: uri, userCode: code, username: DEFAULT_USERNAME, password: DEFAULT_PASSWORD });
+    const r = await done;
+    assert.equal(r.code, 0, shown);
+    assert.match(shown, /Everything setup correctly/);
+    // oidc-gen wrote the file itself (its encryption); our agent loaded the account.
+    assert.ok(existsSync(`${world.configDir}/viagen`));
+    const tok = await world.run('token-get', ['viagen']);
+    assert.equal(tok.code, 0, tok.stderr);
+    assert.equal(jwtPayload(tok.stdout.trim())['client_id'], client.client_id);
+    await world.run('token-add', ['-r', 'viagen']);
+    const add = await world.run('token-add', ['viagen', '--pw-env'], { OIDC_ENCRYPTION_PW: 'pw-viagen-1' });
+    assert.equal(add.code, 0, add.stderr);
+  });
+
+  test('a `device` request for a code no flow has: a failure saying so, at once', async () => {
+    await assert.rejects(
+      request('device', { oidc_device: { user_code: 'NONE-SUCH', verification_uri: 'https://x/' } }, { socketPath: world.socket, timeoutMs: 5000 }),
+      /no device flow in progress for this code/,
+    );
   });
 });

@@ -7,7 +7,7 @@ import type { AgentContext } from './context.js';
 import { toFailure } from './errors.js';
 import { accessToken, idToken } from './handlers/tokens.js';
 import { add, deleteAccount, loadedAccounts, remove, removeAll } from './handlers/accounts.js';
-import { gen, stateLookup, termHttpServer } from './handlers/gen.js';
+import { device, gen, stateLookup, termHttpServer } from './handlers/gen.js';
 import { accountInfo, check, status, statusJson } from './handlers/status.js';
 import { unwatch, watch } from './handlers/watch.js';
 import { lock, unlock } from './handlers/lock.js';
@@ -30,6 +30,7 @@ const handlers: { [N in AnyRequest['request']]: Handler } = {
   delete: deleteAccount,
   gen,
   state_lookup: stateLookup,
+  device,
   watch,
   unwatch,
   term_http_server: termHttpServer,

@@ -73,6 +73,12 @@ export const requestSchemas = {
   },
   /** Polls a flow started by `gen` (device and code flows). */
   state_lookup: { state: req('string') },
+  /**
+   * oidc-agent's, what oidc-gen sends after a device-flow `gen`: waits for that flow (found by the
+   * `user_code` of `oidc_device`, as `gen` returned it) and answers as `state_lookup` does once it
+   * is done. `config`/`only_at` are accepted as oidc-gen sends them; the flow already has both.
+   */
+  device: { oidc_device: req('object'), config: opt('object'), only_at: opt('boolean') },
   /** oidc-agent's: cancels the flow of `state` (closes a code flow's redirect listener). */
   term_http_server: { state: req('string') },
   /** oidc-agent's lock (`oidc-add -x`): only `check` and `unlock` are served until `unlock`. */
@@ -189,6 +195,7 @@ export interface Results {
   gen: { state: string; oidc_device?: DeviceAuthorization; uri?: string; config?: Record<string, unknown>; expires_in?: number } & Partial<OnlyAtResult>;
   /** The finished flow: the account configuration, or with `only_at` an access token (nothing loaded). */
   state_lookup: { config?: Record<string, unknown> } & Partial<OnlyAtResult>;
+  device: { config?: Record<string, unknown> } & Partial<OnlyAtResult>;
   term_http_server: Record<string, never>;
   lock: { info: string };
   unlock: { info: string };

@@ -3,7 +3,8 @@
  * registers a client when none is given, runs the flow against the OP, loads the new account and
  * returns its configuration (with the refresh token) for token-gen to encrypt and save.
  * Device flow: `gen` answers `accepted` with the user code at once; the agent polls the OP in the
- * background and token-gen polls `state_lookup` until the configuration is there.
+ * background and token-gen polls `state_lookup` until the configuration is there (oidc-gen sends
+ * `device` instead, which waits for it).
  * Code flow: `gen` starts a loopback redirect listener and answers `accepted` with the
  * authorization URL (`uri`); the listener exchanges the code when the browser comes back.
  * `only_at` (oidc-gen --only-at): the result is the flow's access token; nothing is loaded and
@@ -121,7 +122,7 @@ export async function gen(ctx: AgentContext, p: RequestParams<'gen'>): Promise<R
     case 'device': {
       const abort = new AbortController();
       const { display, poll } = await ctx.op.startDevice(ref, scope, abort.signal);
-      const { state, signal } = ctx.flows.start(display.expires_in);
+      const { state, signal } = ctx.flows.start(display.expires_in, display.user_code);
       signal.addEventListener('abort', () => abort.abort(), { once: true });
       poll().then(
         (tokens) => ctx.flows.succeed(state, finish(ctx, cfg, tokens, onlyAt)),
@@ -171,7 +172,24 @@ function finish(ctx: AgentContext, cfg: Record<string, unknown>, tokens: TokenRe
 }
 
 export function stateLookup(ctx: AgentContext, p: RequestParams<'state_lookup'>): Record<string, unknown> {
-  const s = ctx.flows.lookup(p.state);
+  return outcome(ctx, p.state);
+}
+
+/**
+ * oidc-agent's `device`, as oidc-gen sends it after a device-flow `gen`: waits until the flow with
+ * that user code is done (the agent polls the OP meanwhile), then answers as `state_lookup` would.
+ */
+export async function device(ctx: AgentContext, p: RequestParams<'device'>): Promise<Record<string, unknown>> {
+  const userCode = p.oidc_device['user_code'];
+  if (typeof userCode !== 'string' || userCode === '') throw new AgentError('Bad Request: "oidc_device.user_code" is required');
+  const state = ctx.flows.deviceFlow(userCode);
+  if (state === undefined) throw new AgentError('no device flow in progress for this code', 'Start again with oidc-gen or token-gen.');
+  await ctx.flows.settled(state);
+  return outcome(ctx, state);
+}
+
+function outcome(ctx: AgentContext, state: string): Record<string, unknown> {
+  const s = ctx.flows.lookup(state);
   if (s === undefined) throw new AgentError('unknown or expired flow state', 'Start again with token-gen.');
   switch (s.kind) {
     case 'pending':
