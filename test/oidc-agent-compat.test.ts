@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { DevOp } from '../scripts/dev-op/index.ts';
 import { request } from '@token-agent/protocol';
-import { approveDevice } from '../scripts/dev-op/drive.ts';
+import { createServer } from 'node:net';
+import { approveDevice, authorizeCode } from '../scripts/dev-op/drive.ts';
 import { World, collect, jwtPayload, startOp, DEFAULT_PASSWORD, DEFAULT_USERNAME } from './harness.ts';
 
 const OIDC_TOKEN = '/usr/bin/oidc-token';
@@ -128,6 +129,62 @@ describe('oidc-gen (Debian oidc-agent-cli) against token-agent', () => {
     await world.run('token-add', ['-r', 'viagen']);
     const add = await world.run('token-add', ['viagen', '--pw-env'], { OIDC_ENCRYPTION_PW: 'pw-viagen-1' });
     assert.equal(add.code, 0, add.stderr);
+  });
+
+  test("oidc-gen --flow=code with a client registered for http://localhost:PORT: that exact redirect_uri (no '/' added), account created", async () => {
+    // A free port for the client's redirect URI (oidc-gen's are http://localhost:PORT, no path).
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const redirectUri = `http://localhost:${port}`;
+    const reg = await fetch(`${op.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        application_type: 'native',
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'openid profile offline_access',
+      }),
+    });
+    assert.equal(reg.status, 201, await reg.clone().text());
+    const client = (await reg.json()) as { client_id: string; client_secret: string };
+    const env = { PATH: world.env['PATH'], HOME: world.env['HOME'], OIDC_CONFIG_DIR: world.configDir, OIDC_SOCK: world.socket, OIDC_ENCRYPTION_PW: 'pw-viacode-1' };
+    const child = spawn(
+      '/usr/bin/oidc-gen',
+      ['viacode', `--issuer=${op.issuer}/`, '--flow=code', `--client-id=${client.client_id}`, `--client-secret=${client.client_secret}`, `--redirect-uri=${redirectUri}`,
+        '--scope=openid profile offline_access', '--pw-env', '--confirm-default', '--prompt=none', '--no-url-call'],
+      { env, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let shown = '';
+    const urlShown = new Promise<string>((resolve) => {
+      const look = (d: Buffer) => {
+        shown += d.toString();
+        const m = /(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)/.exec(shown);
+        if (m) resolve(m[1]!);
+      };
+      child.stdout.on('data', look);
+      child.stderr.on('data', look);
+    });
+    const done = collect(child);
+    const url = new URL(await urlShown);
+    assert.equal(url.searchParams.get('redirect_uri'), redirectUri, 'sent exactly as registered');
+    const callback = await authorizeCode({ authorizationUrl: url.href, username: DEFAULT_USERNAME, password: DEFAULT_PASSWORD });
+    assert.ok(callback.startsWith(`${redirectUri}/?`) || callback.startsWith(`${redirectUri}?`), callback);
+    // The browser's step: the agent's listener on that port takes the callback.
+    const page = await fetch(callback.replace('//localhost:', '//127.0.0.1:'));
+    assert.equal(page.status, 200);
+    const r = await done;
+    assert.equal(r.code, 0, shown);
+    assert.match(shown, /Everything setup correctly/);
+    const tok = await world.run('token-get', ['viacode']);
+    assert.equal(tok.code, 0, tok.stderr);
+    assert.equal(jwtPayload(tok.stdout.trim())['client_id'], client.client_id);
   });
 
   test('a `device` request for a code no flow has: a failure saying so, at once', async () => {

@@ -102,12 +102,12 @@ describe('code flow against the dev OP', () => {
   });
   after(() => op.close());
 
-  async function client() {
+  async function client(redirectUris = ['http://127.0.0.1:4242/']) {
     const reg = await registerCodeFlowClient(op.issuer, {
       clientName: 'code-flow test',
       grantTypes: ['authorization_code', 'refresh_token'],
       scope: 'openid offline_access profile',
-      redirectUris: ['http://127.0.0.1:4242/'],
+      redirectUris,
       allowInsecureLoopback: true,
     });
     return createClient({ issuer: op.issuer, clientId: reg.client_id, clientSecret: reg.client_secret!, allowInsecureLoopback: true });
@@ -141,6 +141,32 @@ describe('code flow against the dev OP', () => {
     assert.ok(err instanceof OidcError);
     assert.equal(err.code, 'OIDC_INVALID_GRANT', err.message);
     assert.ok(!err.message.includes(callback.searchParams.get('code')!));
+  });
+
+  it("redirect_uri exactly as registered (oidc-agent's http://localhost:PORT, no slash) in both requests", async () => {
+    // RFC 6749 §3.1.2.3: simple string comparison. The token request must repeat the exact string
+    // of the authorization request (the OP refuses it otherwise), not a normalised URL.
+    const c = await client(['http://localhost:4242']);
+    const req = await startAuthorizationRequest(c, { redirectUri: 'http://localhost:4242', scope: 'openid offline_access', prompt: 'consent' });
+    assert.equal(new URL(req.url).searchParams.get('redirect_uri'), 'http://localhost:4242');
+    const callback = new URL(await authorizeCode({ authorizationUrl: req.url, username: DEFAULT_USERNAME, password: DEFAULT_PASSWORD }));
+    const tokens = await exchangeAuthorizationCode(c, req, callback);
+    assert.ok(tokens.access_token && tokens.refresh_token && tokens.id_token);
+  });
+
+  it("a callback whose iss names another issuer is refused (RFC 9207), before the code is sent", async () => {
+    const c = await client();
+    const req = await startAuthorizationRequest(c, { redirectUri: 'http://127.0.0.1:4242/', scope: 'openid' });
+    const callback = new URL(await authorizeCode({ authorizationUrl: req.url, username: DEFAULT_USERNAME, password: DEFAULT_PASSWORD }));
+    assert.equal(callback.searchParams.get('iss'), op.issuer, 'the dev OP sends iss');
+    const forged = new URL(callback);
+    forged.searchParams.set('iss', 'https://evil.example');
+    await assert.rejects(exchangeAuthorizationCode(c, req, forged), (e: unknown) => e instanceof OidcError && e.code === 'OIDC_BAD_RESPONSE' && /iss/.test(e.message));
+    const missing = new URL(callback);
+    missing.searchParams.delete('iss');
+    await assert.rejects(exchangeAuthorizationCode(c, req, missing), (e: unknown) => e instanceof OidcError && /iss/.test(e.message));
+    // The code was not spent: the genuine callback still works.
+    assert.ok((await exchangeAuthorizationCode(c, req, callback)).access_token);
   });
 
   it('a nonce that does not match the ID token is refused', async () => {

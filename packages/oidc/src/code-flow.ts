@@ -1,7 +1,7 @@
 import {
-  authorizationCodeGrant,
   buildAuthorizationUrl,
   calculatePKCECodeChallenge,
+  genericGrantRequest,
   randomNonce,
   randomPKCECodeVerifier,
   randomState,
@@ -43,8 +43,10 @@ export interface AuthorizationRequestOptions extends CallOptions {
  * and, for OpenID scopes, a fresh `nonce`. Fetches nothing but the discovery document; does not
  * open a browser or listen anywhere.
  *
- * `redirect_uri` is sent exactly as the listener's URL (`http://127.0.0.1:PORT/`, path `/`):
- * the code exchange derives it from the callback URL the same way, so both requests agree.
+ * `redirect_uri` is sent exactly as given, not normalised: an OP compares it with the registered
+ * one by simple string comparison (RFC 6749 §3.1.2.3), and clients registered by oidc-gen have
+ * `http://localhost:PORT` without the `/` a URL parser would add. The code exchange repeats the
+ * same string.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7636#section-4
  * @see https://www.rfc-editor.org/rfc/rfc8252#section-7.3
@@ -58,7 +60,8 @@ export async function startAuthorizationRequest(
     if (typeof config.serverMetadata().authorization_endpoint !== 'string') {
       throw new OidcError(OIDC_ERROR_CODES.UNSUPPORTED, `the OP ${client.issuer} offers no authorization endpoint (code flow)`);
     }
-    const redirectUri = new URL(options.redirectUri).href;
+    const redirectUri = options.redirectUri;
+    if (!URL.canParse(redirectUri)) throw new TypeError('"redirectUri" must be an absolute URL');
     const codeVerifier = randomPKCECodeVerifier();
     const state = randomState();
     const scope = scopeList(options.scope);
@@ -109,9 +112,11 @@ export function judgeCallback(request: AuthorizationRequest, callback: URL): Cal
 }
 
 /**
- * Exchanges the code of a callback (RFC 6749 §4.1.3) with the PKCE verifier; openid-client checks
- * `state`, `iss` (RFC 9207, when the OP advertises it), and the ID token's `nonce`, `aud`, `iss`
- * and lifetimes. The code and the verifier never appear in an error.
+ * Exchanges the code of a callback (RFC 6749 §4.1.3) with the PKCE verifier and the exact
+ * `redirect_uri` of the request. Checked here: `state`, `code`, `iss` (RFC 9207: must name the OP
+ * when present, and be present when the OP says it sends it), the ID token's `nonce`; by
+ * openid-client: the ID token's `iss`, `aud`, `azp` and lifetimes. The code and the verifier never
+ * appear in an error.
  */
 export async function exchangeAuthorizationCode(
   client: OidcClient,
@@ -123,12 +128,30 @@ export async function exchangeAuthorizationCode(
   const ctx = { what: 'token endpoint', secrets: [code, request.codeVerifier, clientSecretOf(client)] };
   return atBoundary(ctx, async () => {
     const config = await configurationFor(client, options);
-    const checks: Parameters<typeof authorizationCodeGrant>[2] = {
-      pkceCodeVerifier: request.codeVerifier,
-      expectedState: request.state,
-    };
-    if (request.nonce !== undefined) checks.expectedNonce = request.nonce;
-    return toTokenSet(await authorizationCodeGrant(config, callback, checks));
+    // openid-client's authorizationCodeGrant would send the callback URL as redirect_uri, which a
+    // URL always gives a path (`http://localhost:4242/`): the exchange is sent with the exact
+    // string of the authorization request instead, and the callback checked here as it would:
+    // state, code, and the issuer (RFC 9207).
+    const verdict = judgeCallback(request, callback);
+    if (verdict.kind === 'error') throw verdict.error;
+    if (verdict.kind === 'foreign') throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `the callback is not the answer to this request (${verdict.reason})`);
+    const meta = config.serverMetadata();
+    const iss = callback.searchParams.getAll('iss');
+    if (iss.length > 1 || (iss.length === 1 ? iss[0] !== meta.issuer : meta.authorization_response_iss_parameter_supported === true)) {
+      throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, `the callback's "iss" does not name the OP ${meta.issuer} (RFC 9207)`);
+    }
+    const response = await genericGrantRequest(config, 'authorization_code', {
+      code: code!,
+      redirect_uri: request.redirectUri,
+      code_verifier: request.codeVerifier,
+    });
+    // The ID token's iss, aud, azp and times are checked by openid-client; the nonce is ours.
+    if (request.nonce !== undefined) {
+      const claims = response.claims();
+      if (claims === undefined) throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, 'the OP sent no ID token for an openid request');
+      if (claims.nonce !== request.nonce) throw new OidcError(OIDC_ERROR_CODES.BAD_RESPONSE, 'the ID token does not carry the nonce of this request');
+    }
+    return toTokenSet(response);
   });
 }
 

@@ -43,9 +43,14 @@ function parsePorts(ports: string[]): number[] {
   });
 }
 
-/** Loopback ports and host of the account's registered redirect URIs (oidc-agent's are `http://localhost:PORT`). */
-function registeredLoopback(uris: string[]): { ports: number[]; host: '127.0.0.1' | 'localhost' | undefined } {
+/**
+ * Loopback ports and host of the account's registered redirect URIs (oidc-agent's are
+ * `http://localhost:PORT`), and each port's URI as registered: it is sent exactly so (an OP
+ * compares strings, RFC 6749 §3.1.2.3).
+ */
+function registeredLoopback(uris: string[]): { ports: number[]; host: '127.0.0.1' | 'localhost' | undefined; byPort: Map<number, string> } {
   const ports: number[] = [];
+  const byPort = new Map<number, string>();
   let host: '127.0.0.1' | 'localhost' | undefined;
   for (const uri of uris) {
     let url: URL;
@@ -57,8 +62,10 @@ function registeredLoopback(uris: string[]): { ports: number[]; host: '127.0.0.1
     if (url.protocol !== 'http:' || (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') || url.port === '') continue;
     host ??= url.hostname as '127.0.0.1' | 'localhost';
     ports.push(Number(url.port));
+    // Only a URI the listener answers as it is: the same host, path `/` or none, no query.
+    if (url.hostname === host && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '') byPort.set(Number(url.port), uri);
   }
-  return { ports, host };
+  return { ports, host, byPort };
 }
 
 export async function startCodeFlow(ctx: AgentContext, o: CodeFlowOptions): Promise<{ state: string; uri: string }> {
@@ -127,7 +134,8 @@ export async function startCodeFlow(ctx: AgentContext, o: CodeFlowOptions): Prom
     const ref = await o.ensureClient(uris);
     // OpenID Connect Core §11: offline_access is ignored without prompt=consent.
     const prompt = o.scope.split(' ').includes('offline_access') ? 'consent' : undefined;
-    request = await ctx.op.authorizationRequest(ref, { redirectUri: listener.redirectUri, scope: o.scope, ...(prompt ? { prompt } : {}) });
+    const redirectUri = registered.byPort.get(listener.port) ?? listener.redirectUri;
+    request = await ctx.op.authorizationRequest(ref, { redirectUri, scope: o.scope, ...(prompt ? { prompt } : {}) });
   } catch (err) {
     await listener.close();
     throw err;
