@@ -176,3 +176,24 @@ export function refreshAtOp(op: DevOp, clientId: string, clientSecret: string, r
     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
   });
 }
+
+/**
+ * Registers a confidential client at the dev OP directly (RFC 7591), for oidc-agent's own tools:
+ * the dev OP refuses oidc-gen's registration request (custom-scheme redirect URIs for a web client).
+ */
+export async function registerOpClient(op: DevOp, redirectUris: string[], grantTypes: string[], extra: Record<string, unknown> = {}): Promise<{ client_id: string; client_secret: string }> {
+  const reg = await fetch(`${op.issuer}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      redirect_uris: redirectUris,
+      grant_types: grantTypes,
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'openid profile offline_access',
+      ...extra,
+    }),
+  });
+  if (reg.status !== 201) throw new Error(`client registration at the dev OP: HTTP ${reg.status} ${await reg.text()}`);
+  return (await reg.json()) as { client_id: string; client_secret: string };
+}

@@ -10,7 +10,7 @@ import type { DevOp } from '../scripts/dev-op/index.ts';
 import { request } from '@token-agent/protocol';
 import { createServer } from 'node:net';
 import { approveDevice, authorizeCode } from '../scripts/dev-op/drive.ts';
-import { World, collect, jwtPayload, startOp, DEFAULT_PASSWORD, DEFAULT_USERNAME } from './harness.ts';
+import { World, collect, jwtPayload, registerOpClient, startOp, DEFAULT_PASSWORD, DEFAULT_USERNAME } from './harness.ts';
 
 const OIDC_TOKEN = '/usr/bin/oidc-token';
 
@@ -83,20 +83,7 @@ describe('oidc-gen (Debian oidc-agent-cli) against token-agent', () => {
   });
 
   test('oidc-gen --flow=device: gen, then its blocking `device` request, get the account (file by oidc-gen, loaded in our agent)', async () => {
-    // A client for the device grant (the dev OP refuses oidc-gen's own registration request).
-    const reg = await fetch(`${op.issuer}/reg`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        redirect_uris: ['http://localhost:4242'],
-        grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token', 'authorization_code'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
-        scope: 'openid profile offline_access',
-      }),
-    });
-    assert.equal(reg.status, 201, await reg.clone().text());
-    const client = (await reg.json()) as { client_id: string; client_secret: string };
+    const client = await registerOpClient(op, ['http://localhost:4242'], ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token', 'authorization_code']);
     const env = { PATH: world.env['PATH'], HOME: world.env['HOME'], OIDC_CONFIG_DIR: world.configDir, OIDC_SOCK: world.socket, OIDC_ENCRYPTION_PW: 'pw-viagen-1' };
     const child = spawn(
       '/usr/bin/oidc-gen',
@@ -140,20 +127,7 @@ describe('oidc-gen (Debian oidc-agent-cli) against token-agent', () => {
       });
     });
     const redirectUri = `http://localhost:${port}`;
-    const reg = await fetch(`${op.issuer}/reg`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        redirect_uris: [redirectUri],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        application_type: 'native',
-        token_endpoint_auth_method: 'client_secret_basic',
-        scope: 'openid profile offline_access',
-      }),
-    });
-    assert.equal(reg.status, 201, await reg.clone().text());
-    const client = (await reg.json()) as { client_id: string; client_secret: string };
+    const client = await registerOpClient(op, [redirectUri], ['authorization_code', 'refresh_token'], { application_type: 'native' });
     const env = { PATH: world.env['PATH'], HOME: world.env['HOME'], OIDC_CONFIG_DIR: world.configDir, OIDC_SOCK: world.socket, OIDC_ENCRYPTION_PW: 'pw-viacode-1' };
     const child = spawn(
       '/usr/bin/oidc-gen',

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DevOp } from '../scripts/dev-op/index.ts';
-import { World, alive, collect, jwtPayload, startOp, waitFor, DEFAULT_PASSWORD, DEFAULT_USERNAME } from './harness.ts';
+import { World, alive, collect, jwtPayload, registerOpClient, startOp, waitFor, DEFAULT_PASSWORD, DEFAULT_USERNAME } from './harness.ts';
 
 const OIDC_AGENT = '/usr/bin/oidc-agent';
 
@@ -62,21 +62,8 @@ describe('accounts portable between token-agent and oidc-agent 4.2.6', () => {
   });
 
   test('an account created by oidc-gen (non-interactive) loads with token-add and yields tokens', async () => {
-    // The dev OP refuses oidc-gen's own registration (custom-scheme redirect URIs for a web client),
-    // so the client is registered first and handed over with --client-id/--client-secret.
-    const reg = await fetch(`${op.issuer}/reg`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        redirect_uris: ['http://localhost:4242'],
-        grant_types: ['password', 'refresh_token', 'authorization_code'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
-        scope: 'openid profile offline_access',
-      }),
-    });
-    assert.equal(reg.status, 201, await reg.clone().text());
-    const client = (await reg.json()) as { client_id: string; client_secret: string };
+    // The client is registered first and handed over with --client-id/--client-secret.
+    const client = await registerOpClient(op, ['http://localhost:4242'], ['password', 'refresh_token', 'authorization_code']);
     const gen = await real(
       'oidc-gen',
       [
