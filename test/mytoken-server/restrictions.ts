@@ -224,6 +224,8 @@ export function tighten(parent: Clause[] | undefined, requested: Clause[] | unde
 // ---------------------------------------------------------------------------------------------
 // Capabilities
 
+// Its own list, not the CLI's (packages/cli/src/commands/mytoken/restrictions.ts): the stand-in
+// server must not share a mistake of the client it tests.
 export const CAPABILITIES = [
   'AT',
   'create_mytoken',

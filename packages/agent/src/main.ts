@@ -145,7 +145,7 @@ async function clearSocketPath(path: string): Promise<void> {
 
 /**
  * Serialises agents starting on the same socket path: `PATH.lock` (store's withFileLock: O_EXCL,
- * the starter's pid, broken when that process is gone). Two concurrent starts thus end with one
+ * "PID HOST" of the starter, broken when that process is gone). Two concurrent starts thus end with one
  * agent: the second finds the first one's live socket once it gets the lock.
  */
 function withStartLock<T>(path: string, fn: () => Promise<T>): Promise<T> {

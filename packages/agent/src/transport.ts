@@ -87,14 +87,10 @@ class PipeConnection implements Connection {
 
   #onRead(buffer: ArrayBuffer | undefined): void {
     if (this.#closed) return;
-    const b = this.#b;
-    const n = b.state[b.readBytesOrError]!;
-    if (n > 0) {
-      const offset = b.state[b.arrayBufferOffset]!;
-      if (!(buffer instanceof ArrayBuffer) || offset < 0 || offset + n > buffer.byteLength) return this.#fail();
-      this.#data?.(Buffer.from(buffer, offset, n));
-    } else if (n === b.eof) this.#end?.();
-    else if (n < 0) this.#fail();
+    const r = this.#b.readResult(buffer);
+    if (r === 'eof') this.#end?.();
+    else if (r === 'error') this.#fail();
+    else if (r !== 'nothing') this.#data?.(r);
   }
 
   #fail(): void {
@@ -142,7 +138,7 @@ class PipeConnection implements Connection {
       else if (!this.#closed) then?.();
     };
     if (this.#handle.writeUtf8String(req, text) < 0) return this.#fail();
-    if (this.#b.state[this.#b.lastWriteWasAsync] === 0) then?.();
+    if (!this.#b.lastWriteWasAsync()) then?.();
   }
 
   write(text: string): void {

@@ -55,13 +55,13 @@ export interface PipeBindings {
   newServer(): ServerHandle;
   newConnectReq(): ConnectReq;
   newWriteReq(): WriteReq;
-  /** streamBaseState: bytes read (or a negative libuv error), the offset into the read buffer, whether the last write went asynchronous. */
-  state: Int32Array;
-  readBytesOrError: number;
-  arrayBufferOffset: number;
-  lastWriteWasAsync: number;
-  /** libuv's UV_EOF. */
-  eof: number;
+  /** Whether the last write went asynchronous (its request completes later) rather than at once. */
+  lastWriteWasAsync(): boolean;
+  /**
+   * What an `onread` call delivered: the bytes (a view of `buffer`, checked against its bounds),
+   * `nothing` (a zero-length read), `eof`, or `error` (a libuv error or a buffer that does not fit).
+   */
+  readResult(buffer: ArrayBuffer | undefined): Buffer | 'nothing' | 'eof' | 'error';
 }
 
 /** The outcome of one exchange: the reply text, or `not-connected` (nothing was sent). */
@@ -123,11 +123,15 @@ function loadBindings(): PipeBindings | undefined {
       newServer: () => new Pipe(serverType),
       newConnectReq: () => new PipeConnectWrap(),
       newWriteReq: () => new WriteWrap(),
-      state,
-      readBytesOrError: kReadBytesOrError,
-      arrayBufferOffset: kArrayBufferOffset,
-      lastWriteWasAsync: kLastWriteWasAsync,
-      eof,
+      lastWriteWasAsync: () => state[kLastWriteWasAsync] !== 0,
+      readResult(buffer) {
+        const n = state[kReadBytesOrError]!;
+        if (n === 0) return 'nothing';
+        if (n < 0) return n === eof ? 'eof' : 'error';
+        const offset = state[kArrayBufferOffset]!;
+        if (!(buffer instanceof ArrayBuffer) || offset < 0 || offset + n > buffer.byteLength) return 'error';
+        return Buffer.from(buffer, offset, n);
+      },
     };
   } catch {
     return undefined;
@@ -156,18 +160,12 @@ function exchangeOn(b: PipeBindings, message: string, socketPath: string, timeou
     );
     handle.onread = function onread(buffer) {
       if (finished) return;
-      const n = b.state[b.readBytesOrError]!;
-      if (n === 0) return;
-      if (n < 0) {
-        if (n !== b.eof) return lost();
-        const m = reader.end();
-        if (m.kind !== 'json') return finish(new ProtocolError(ProtocolErrorCode.badReply, 'the agent sent an unreadable reply'));
-        return finish({ kind: 'reply', text: m.text });
-      }
-      const offset = b.state[b.arrayBufferOffset]!;
-      if (!(buffer instanceof ArrayBuffer) || offset < 0 || offset + n > buffer.byteLength) return lost();
-      const m = reader.push(Buffer.from(buffer, offset, n));
-      if (m.kind === 'invalid') finish(new ProtocolError(ProtocolErrorCode.badReply, 'the agent sent an unreadable reply'));
+      const r = b.readResult(buffer);
+      if (r === 'nothing') return;
+      if (r === 'error') return lost();
+      const m = r === 'eof' ? reader.end() : reader.push(r);
+      if (m.kind === 'invalid' || (r === 'eof' && m.kind !== 'json')) finish(new ProtocolError(ProtocolErrorCode.badReply, 'the agent sent an unreadable reply'));
+      else if (m.kind === 'json' && r === 'eof') finish({ kind: 'reply', text: m.text });
     };
     const connectReq = b.newConnectReq();
     connectReq.oncomplete = (status) => {

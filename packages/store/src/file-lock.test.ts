@@ -94,6 +94,14 @@ describe('withFileLock', () => {
     assert.ok(lstatSync(link).isSymbolicLink());
     assert.equal(existsSync(target), true);
 
+    // With `foreign`, the work runs without the lock, told why; the file is still left alone.
+    let told = '';
+    let ran = false;
+    await withFileLock(link, async () => void (ran = true), { waitMs: 5000, busy, foreign: (why) => (told = why) });
+    assert.ok(ran);
+    assert.match(told, /not a file of yours/);
+    assert.ok(lstatSync(link).isSymbolicLink());
+
     if (process.getuid?.() === 0) {
       const foreign = lockPath();
       writeFileSync(foreign, `${deadPid()}`);

@@ -8,7 +8,7 @@
  *   creating and writing it). A lock from another host is waited for (its pid means
  *   nothing here), and broken only when it is older than `staleMs`.
  * - A lock file that is not a regular file of ours (another user's, a symlink) is never waited
- *   for nor removed: that is an error at once, naming the file.
+ *   for nor removed: that is an error at once, naming the file (or, with `foreign`, no lock).
  * - Waiting ends at `waitMs` with `busy(holder)`'s error.
  */
 import { closeSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
@@ -24,6 +24,12 @@ export interface FileLockOptions {
   busy: (holder: string) => Error;
   /** Poll interval while waiting. Default 25 ms. */
   pollMs?: number;
+  /**
+   * What a lock file that is not a regular file of ours means. By default an error. With this set,
+   * `fn` runs without the lock after `foreign` is told why (for a lock in a shared directory such
+   * as /tmp, where another user may have put something first).
+   */
+  foreign?: (why: string) => void;
 }
 
 /** A lock file still without a pid after this long was left by a writer that died. */
@@ -71,7 +77,10 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
       throw err;
     }
     if (!st.isFile() || (uid !== undefined && st.uid !== uid)) {
-      throw new StoreError(StoreErrorCode.IO, `lock file ${lockPath} is not a file of yours (owner uid ${st.uid}); not touching it`);
+      const why = `lock file ${lockPath} is not a file of yours (owner uid ${st.uid}); not touching it`;
+      if (options.foreign === undefined) throw new StoreError(StoreErrorCode.IO, why);
+      options.foreign(why);
+      return fn();
     }
     let text = '';
     try {

@@ -14,7 +14,7 @@
  * @see ../../../../../shared/reference/mytoken-wlcg.md §1
  */
 import { networkInterfaces, hostname } from 'node:os';
-import { accessSync, constants, lstatSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { exchange, ProtocolError, ProtocolErrorCode } from '@token-agent/protocol';
 import { withFileLock } from '@token-agent/store';
@@ -254,14 +254,6 @@ function translateOidc(err: unknown): unknown {
   return err;
 }
 
-function lstatIfAny(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
 /** How long a command waits for another one using the same mytoken file. */
 const FILE_LOCK_WAIT_MS = 120_000;
 
@@ -282,15 +274,11 @@ async function direct(o: MytokenOptions, io: Io, deps: Deps): Promise<void> {
     return directWith(found, request, o, io);
   }
   const lock = `${target}.lock`;
-  // In a shared directory (/tmp) another user may have put something there first: not ours to
-  // wait for or remove, and no reason to fail a command that worked without the lock.
-  const existing = lstatIfAny(lock);
-  if (existing !== undefined && (!existing.isFile() || existing.uid !== process.getuid?.())) {
-    io.stderr.write(`${PROG}: warning: ${lock} is not a file of yours; going on without the lock (do not run two commands on ${file} at once)\n`);
-    return directWith(found, request, o, io);
-  }
   return withFileLock(lock, () => directWith(reread({ ...found, file }), request, o, io), {
     waitMs: FILE_LOCK_WAIT_MS,
+    // In a shared directory (/tmp) another user may have put something there first: not ours to
+    // wait for or remove, and no reason to fail a command that worked without the lock.
+    foreign: () => io.stderr.write(`${PROG}: warning: ${lock} is not a file of yours; going on without the lock (do not run two commands on ${file} at once)\n`),
     busy: (holder) => new CliError(`${file} is in use by another command (${holder}) for more than ${FILE_LOCK_WAIT_MS / 1000} s; try again`),
   });
 }
